@@ -1,0 +1,359 @@
+"""Experiment configuration: defaults + YAML file (+ optional `base:`) + dotted overrides, validated.
+
+Every problem is reported as one `ConfigError` line naming the offending key or path, before
+any data is read or any model is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from fer_graph.granular.graph import GBRParams
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line that names the key or path."""
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-4` and `3E5` as floats (YAML 1.1 wants a dot)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+_GBR_DEFAULTS = {f.name: f.default for f in fields(GBRParams)}
+
+# The full schema: every key that may appear, with its default. A leaf's type is the type of
+# its default unless `_TYPES` says otherwise. Mappings listed in `_OPEN` are handed on to
+# another package (which checks their contents), so their keys are not checked here.
+DEFAULTS: dict[str, Any] = {
+    "experiment": {"name": "experiment", "output_dir": "runs", "seeds": [0]},
+    "data": {
+        "dataset": "folder",
+        "root": None,
+        "layout": "auto",
+        "synthetic": {"samples_per_class": 400, "seed": 0, "size": 48},
+        "protocol": {},
+        "image_size": 224,
+        "in_chans": 3,
+        "augmentation": {},
+        "num_workers": 0,
+    },
+    "graphs": {"store": None, "num_workers": 2, "address": None, **_GBR_DEFAULTS},
+    "model": {
+        "name": "cs_gbsbf",
+        "backbone": "swin_base_patch4_window7_224",
+        "pretrained": False,
+        "checkpoint_path": None,
+        "img_size": 224,
+        "in_chans": 3,
+        "num_classes": 7,
+        "embed_dim": 1024,
+        "component_dim": 128,
+        "num_components": 9,
+        "node_features": 12,
+        "sren_layers": 4,
+        "sren_hidden": 256,
+        "graph_backend": "auto",
+        "agm": {"enabled": True, "mode": "global", "pairs": [[-1, -1]]},
+        "srsn": True,
+        "drop_rate": 0.0,
+    },
+    "loss": {"lambda_ba": 0.1, "bootstrap_alignment": True, "label_smoothing": 0.0},
+    "train": {
+        "optimizer": "adam",
+        "lr": 1e-4,
+        "weight_decay": 0.01,
+        "momentum": 0.9,
+        "epochs": 40,
+        "batch_size": 16,
+        "warmup_epochs": 0,
+        "min_lr_ratio": 0.0,
+        "amp": False,
+        "channels_last": False,
+        "grad_clip": None,
+        "device": "auto",
+        "num_threads": None,
+        "resume": False,
+        "eval_every": 1,
+        "progress": True,
+        "max_steps_per_epoch": None,
+    },
+}
+
+SEARCH_DEFAULTS: dict[str, Any] = {
+    "space": {},
+    "num_samples": 8,
+    "metric": "val_accuracy",
+    "mode": "max",
+    "scheduler": {"type": "asha", "max_t": None, "grace_period": 1, "reduction_factor": 2},
+    "cpus_per_trial": 1,
+    "gpus_per_trial": 1,
+    "max_concurrent_trials": None,
+    "name": "search",
+}
+
+_OPEN = {"data.protocol", "data.augmentation", "search.space"}
+
+_NUM = (int, float)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "data.root": (str, type(None)),
+    "graphs.store": (str, type(None)),
+    "graphs.address": (str, type(None)),
+    "graphs.image_size": (int, type(None)),
+    "model.checkpoint_path": (str, type(None)),
+    "model.agm.pairs": (list, str),
+    "train.grad_clip": (*_NUM, type(None)),
+    "train.num_threads": (int, type(None)),
+    "train.max_steps_per_epoch": (int, type(None)),
+    "train.amp": (bool, str),
+    "search.scheduler.max_t": (int, type(None)),
+    "search.max_concurrent_trials": (int, type(None)),
+}
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "data.dataset": ("synthetic", "folder"),
+    "data.layout": ("auto", "imagefolder", "flat", "fer_csv", "rafdb"),
+    "model.name": ("cs_gbsbf", "vren_only"),
+    "model.graph_backend": ("auto", "dgl", "torch"),
+    "model.agm.mode": ("global", "spatial"),
+    "train.optimizer": ("adam", "adamw", "sgd"),
+    "train.amp": (False, "bf16", "fp16"),
+    "train.device": ("auto", "cpu", "cuda"),
+    "search.mode": ("max", "min"),
+    "search.scheduler.type": ("asha", "none"),
+}
+
+_POSITIVE = {
+    "data.image_size", "data.in_chans", "train.epochs", "train.batch_size", "train.eval_every",
+    "model.num_classes", "search.num_samples", "experiment.seeds",
+}
+
+SPACE_TYPES = ("uniform", "loguniform", "choice", "randint")
+
+
+def parse_value(text: str) -> Any:
+    """Parse one override value the way the YAML file would (`3e-4` -> float, `[0, 1]` -> list)."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read one YAML mapping, following `base:` (relative to the file) and deep-merging on top."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.load(path.read_text(), Loader=_Loader) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML ({str(err).splitlines()[0]})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return deep_merge(load_yaml(path.parent / base), data)
+
+
+def deep_merge(base: dict, top: dict) -> dict:
+    """Return `base` updated by `top`, merging nested mappings key by key."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
+    """Apply `a.b.c=value` overrides (values parsed as YAML) to a copy of `config`."""
+    out = copy.deepcopy(config)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        set_dotted(out, key.strip(), parse_value(text))
+    return out
+
+
+def set_dotted(config: dict, key: str, value: Any) -> None:
+    """Set `config[a][b][c] = value` for key `a.b.c`, creating mappings on the way."""
+    node = config
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{'.'.join(parts[: i + 1])}: is not a section, cannot set {key}")
+        node = child
+    node[parts[-1]] = value
+
+
+def get_dotted(config: dict, key: str) -> Any:
+    """Return `config[a][b][c]` for key `a.b.c` (KeyError if absent)."""
+    node = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def resolve_config(user: dict) -> dict:
+    """Fill defaults into a user mapping and validate it; paths are made absolute.
+
+    Raises:
+        ConfigError: on unknown keys, wrong types, bad choices, missing paths or
+            settings that contradict each other.
+    """
+    schema = copy.deepcopy(DEFAULTS)
+    if "search" in user:
+        schema["search"] = copy.deepcopy(SEARCH_DEFAULTS)
+    _check_keys(user, schema, "")
+    config = deep_merge(schema, user)
+    _check_types(config, schema, "")
+    _check_values(config)
+    _absolutise(config)
+    _check_paths(config)
+    return config
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict:
+    """Load, override and validate an experiment YAML; returns the resolved config."""
+    user = apply_overrides(load_yaml(path), overrides)
+    return resolve_config(user)
+
+
+def dump_config(config: dict, path: str | Path) -> None:
+    """Write the resolved config as YAML that `load_config` reads back to the same dict."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _check_keys(user: Any, schema: dict, prefix: str) -> None:
+    if not isinstance(user, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {_tn(user)}")
+    for key, value in user.items():
+        dotted = f"{prefix}{key}"
+        if key not in schema:
+            known = ", ".join(sorted(schema))
+            raise ConfigError(f"{dotted}: unknown key (known here: {known})")
+        if dotted in _OPEN:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{dotted}: expected a mapping, got {_tn(value)}")
+        elif isinstance(schema[key], dict) and schema[key]:
+            _check_keys(value, schema[key], dotted + ".")
+
+
+def _check_types(config: dict, schema: dict, prefix: str) -> None:
+    for key, default in schema.items():
+        dotted = f"{prefix}{key}"
+        value = config[key]
+        if dotted in _OPEN:
+            continue
+        if isinstance(default, dict):
+            _check_types(value, default, dotted + ".")
+            continue
+        allowed = _TYPES.get(dotted) or ((*_NUM,) if isinstance(default, float) else (type(default),))
+        # bool is an int subclass; a `true` where a number belongs is a mistake, not a 1.
+        if isinstance(value, bool) and bool not in allowed:
+            ok = False
+        else:
+            ok = isinstance(value, allowed)
+        if not ok:
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+            raise ConfigError(f"{dotted}: expected {names}, got {_tn(value)} {value!r}")
+        if dotted in _CHOICES and value not in _CHOICES[dotted]:
+            options = ", ".join(str(c).lower() if isinstance(c, bool) else c for c in _CHOICES[dotted])
+            raise ConfigError(f"{dotted}: must be one of {options}, got {value!r}")
+
+
+def _check_values(config: dict) -> None:
+    for dotted in _POSITIVE:
+        value = get_dotted(config, dotted) if dotted.split(".")[0] in config else None
+        values = value if isinstance(value, list) else [value]
+        if dotted == "experiment.seeds":
+            if not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise ConfigError(f"experiment.seeds: expected a non-empty list of integers, got {value!r}")
+            continue
+        if value is not None and any(v <= 0 for v in values):
+            raise ConfigError(f"{dotted}: must be > 0, got {value!r}")
+    if config["train"]["warmup_epochs"] >= config["train"]["epochs"] > 1:
+        raise ConfigError("train.warmup_epochs: must be smaller than train.epochs")
+    data, model = config["data"], config["model"]
+    if data["in_chans"] != model["in_chans"]:
+        raise ConfigError(
+            f"model.in_chans: {model['in_chans']} disagrees with data.in_chans {data['in_chans']}"
+        )
+    if data["image_size"] != model["img_size"]:
+        raise ConfigError(
+            f"model.img_size: {model['img_size']} disagrees with data.image_size {data['image_size']}"
+        )
+    if data["dataset"] == "folder" and data["root"] is None:
+        raise ConfigError("data.root: required when data.dataset is folder")
+    try:
+        GBRParams.from_dict(graph_params_dict(config))
+    except (ValueError, KeyError) as err:
+        raise ConfigError(f"graphs: {err}") from err
+    if "search" in config:
+        _check_search(config)
+
+
+def _check_search(config: dict) -> None:
+    search = config["search"]
+    if not search["space"]:
+        raise ConfigError("search.space: needs at least one dotted key to search over")
+    for key, spec in search["space"].items():
+        where = f"search.space.{key}"
+        try:
+            get_dotted(config, key)
+        except (KeyError, TypeError):
+            raise ConfigError(f"{where}: {key} is not a config key") from None
+        if not isinstance(spec, dict) or spec.get("type") not in SPACE_TYPES:
+            raise ConfigError(f"{where}: needs type: one of {', '.join(SPACE_TYPES)}")
+        needed = {"choice": {"type", "values"}}.get(spec["type"], {"type", "low", "high"})
+        if set(spec) != needed:
+            raise ConfigError(f"{where}: a {spec['type']} space takes exactly {sorted(needed)}")
+    if search["metric"] not in ("val_accuracy", "val_uf1", "val_uar", "val_loss"):
+        raise ConfigError(f"search.metric: must be a validation metric, got {search['metric']!r}")
+
+
+def graph_params_dict(config: dict) -> dict:
+    """The GBRParams fields of the `graphs:` section."""
+    return {k: config["graphs"][k] for k in _GBR_DEFAULTS}
+
+
+def _absolutise(config: dict) -> None:
+    exp, data, graphs = config["experiment"], config["data"], config["graphs"]
+    exp["output_dir"] = str(Path(exp["output_dir"]).expanduser().resolve())
+    if data["root"] is None:
+        # The synthetic set is generated once and shared by all experiments in output_dir.
+        size = data["synthetic"]
+        name = f"synthetic_{size['samples_per_class']}x{size['size']}_s{size['seed']}"
+        data["root"] = str(Path(exp["output_dir"]) / "data" / name)
+    data["root"] = str(Path(data["root"]).expanduser().resolve())
+    if graphs["store"] is None:
+        graphs["store"] = str(Path(exp["output_dir"]) / "graphs" / f"{Path(data['root']).name}.h5")
+    graphs["store"] = str(Path(graphs["store"]).expanduser().resolve())
+    ckpt = config["model"]["checkpoint_path"]
+    if ckpt is not None:
+        config["model"]["checkpoint_path"] = str(Path(ckpt).expanduser().resolve())
+
+
+def _check_paths(config: dict) -> None:
+    if config["data"]["dataset"] == "folder" and not Path(config["data"]["root"]).exists():
+        raise ConfigError(f"data.root: path {config['data']['root']} does not exist")
+    ckpt = config["model"]["checkpoint_path"]
+    if ckpt is not None and not Path(ckpt).is_file():
+        raise ConfigError(f"model.checkpoint_path: file {ckpt} does not exist")
+
+
+def _tn(value: Any) -> str:
+    return "null" if value is None else type(value).__name__

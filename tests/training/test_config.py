@@ -1,0 +1,92 @@
+"""Config loading: defaults, overrides, inheritance and the promised one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fer_graph.training.config import ConfigError, dump_config, load_config, resolve_config
+
+
+def _write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture()
+def synthetic_yaml(tmp_path: Path) -> Path:
+    return _write(
+        tmp_path / "exp.yaml",
+        {
+            "experiment": {"name": "t", "output_dir": str(tmp_path / "out")},
+            "data": {"dataset": "synthetic", "image_size": 48},
+            "model": {"backbone": "resnet18", "img_size": 48},
+        },
+    )
+
+
+def test_defaults_file_and_overrides_merge(synthetic_yaml: Path) -> None:
+    cfg = load_config(synthetic_yaml, ["train.lr=3e-4", "train.epochs=2", "experiment.seeds=[1, 2]"])
+    assert cfg["train"]["lr"] == pytest.approx(3e-4) and isinstance(cfg["train"]["lr"], float)
+    assert cfg["train"]["epochs"] == 2
+    assert cfg["experiment"]["seeds"] == [1, 2]
+    assert cfg["model"]["backbone"] == "resnet18"
+    assert cfg["loss"]["lambda_ba"] == 0.1  # default filled in
+    assert Path(cfg["data"]["root"]).is_absolute()
+
+
+def test_resolved_config_round_trips(synthetic_yaml: Path, tmp_path: Path) -> None:
+    cfg = load_config(synthetic_yaml, ["train.grad_clip=1.0"])
+    dump_config(cfg, tmp_path / "resolved.yaml")
+    assert load_config(tmp_path / "resolved.yaml") == cfg
+
+
+def test_base_inheritance(synthetic_yaml: Path, tmp_path: Path) -> None:
+    child = _write(tmp_path / "child.yaml", {"base": "exp.yaml", "train": {"batch_size": 4}})
+    cfg = load_config(child)
+    assert cfg["train"]["batch_size"] == 4
+    assert cfg["model"]["backbone"] == "resnet18"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.lrr=0.1", r"^train\.lrr: unknown key"),
+        ("bogus.x=1", r"^bogus: unknown key"),
+        ("model.agm.enable=false", r"^model\.agm\.enable: unknown key"),
+        ("train.epochs=ten", r"^train\.epochs: expected int, got str 'ten'"),
+        ("train.lr=true", r"^train\.lr: expected int or float, got bool"),
+        ("train.optimizer=rmsprop", r"^train\.optimizer: must be one of adam, adamw, sgd"),
+        ("train.amp=fp8", r"^train\.amp: must be one of false, bf16, fp16"),
+        ("graphs.edge_rule=near", r"^graphs: edge_rule must be one of"),
+        ("model.in_chans=1", r"^model\.in_chans: 1 disagrees with data\.in_chans 3"),
+        ("experiment.seeds=[]", r"^experiment\.seeds: expected a non-empty list"),
+        ("train.batch_size=0", r"^train\.batch_size: must be > 0"),
+    ],
+)
+def test_bad_values_give_one_line_naming_the_key(synthetic_yaml: Path, override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(synthetic_yaml, [override])
+    assert "\n" not in str(info.value)
+
+
+def test_missing_paths_are_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ConfigError, match=rf"^data\.root: path {missing} does not exist$"):
+        resolve_config({"data": {"dataset": "folder", "root": str(missing)}})
+    with pytest.raises(ConfigError, match=r"^model\.checkpoint_path: file .*weights\.pt does not exist$"):
+        resolve_config({"data": {"dataset": "synthetic"}, "model": {"checkpoint_path": str(tmp_path / "weights.pt")}})
+    with pytest.raises(ConfigError, match=r"config file .*absent\.yaml does not exist"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_search_section_is_checked(synthetic_yaml: Path) -> None:
+    good = ["search.space={train.lr: {type: loguniform, low: 1e-4, high: 1e-2}}", "search.num_samples=2"]
+    cfg = load_config(synthetic_yaml, good)
+    assert cfg["search"]["scheduler"]["type"] == "asha"
+    with pytest.raises(ConfigError, match=r"^search\.space\.train\.nope: train\.nope is not a config key"):
+        load_config(synthetic_yaml, ["search.space={train.nope: {type: choice, values: [1]}}"])
+    with pytest.raises(ConfigError, match=r"^search\.metric: must be a validation metric"):
+        load_config(synthetic_yaml, good + ["search.metric=test_accuracy"])
