@@ -52,6 +52,14 @@ def edge_dtype(params: GBRParams) -> np.dtype:
     return np.dtype(np.uint16 if params.max_nodes < 65536 else np.uint32)
 
 
+def cast_features(features: np.ndarray, dtype: str | np.dtype) -> np.ndarray:
+    """Features in the stored dtype; ValueError where float16 would overflow to inf."""
+    dtype = np.dtype(dtype)
+    if dtype == np.float16 and features.size and np.abs(features).max() > np.finfo(np.float16).max:
+        raise ValueError("node features exceed the float16 range; store them as float32")
+    return features.astype(dtype, copy=False)
+
+
 @dataclass
 class GraphArrays:
     """Many graphs as concatenated arrays (node/edge offsets per graph), in stored dtypes."""
@@ -146,7 +154,7 @@ class GraphStoreWriter:
             offsets.extend((offsets[-1] + np.cumsum(counts)).tolist())
         self._shapes.append(np.asarray(arrays.image_shapes).reshape(-1, 2))
         _extend(self._boxes, arrays.boxes)
-        _extend(self._features, arrays.features)
+        _extend(self._features, cast_features(arrays.features, self._features.dtype))
         _extend(self._edges, arrays.edges)
 
     def add_failures(self, records: Iterable[tuple[str, str, str]]) -> None:
@@ -201,6 +209,7 @@ class GraphStore:
         self._memory: GraphArrays | None = None
         f = self._open()
         if f.attrs.get("format") != FORMAT:
+            self.close()
             raise ValueError(f"not a fer_graph graph store: {self.path}")
         self.params = GBRParams.from_dict(json.loads(f.attrs["params"]))
         self.fer_graph_version = str(f.attrs["fer_graph_version"])

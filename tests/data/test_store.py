@@ -1,0 +1,128 @@
+"""HDF5 graph store round trips with hand-made graphs."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import h5py
+import numpy as np
+import pytest
+
+import fer_graph
+from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
+from fer_graph.granular.graph import NUM_FEATURES, BallGraph, GBRParams
+
+
+def _graph(rng: np.random.Generator, nodes: int, edges: int, side: int = 48) -> BallGraph:
+    starts = rng.integers(0, side, (nodes, 2))
+    ends = np.minimum(starts + rng.integers(0, 8, (nodes, 2)), side - 1)
+    boxes = np.concatenate([starts, ends], axis=1).astype(np.int32)
+    features = rng.normal(0, 60, (nodes, NUM_FEATURES)).astype(np.float32)
+    features[:, :2] = (boxes[:, :2] + boxes[:, 2:]) / 2  # half-integer geometry, as built
+    pairs = np.sort(rng.integers(0, max(nodes, 1), (edges, 2)), axis=1)
+    pairs = np.unique(pairs[pairs[:, 0] < pairs[:, 1]], axis=0).astype(np.int32).reshape(-1, 2)
+    return BallGraph(boxes, features, pairs, (side, side))
+
+
+@pytest.fixture
+def graphs():
+    rng = np.random.default_rng(7)
+    return {f"s{i:02d}.png": _graph(rng, n, 3 * n) for i, n in enumerate([5, 1, 40, 0, 300])}
+
+
+def _write(path, graphs, params=GBRParams(), **kwargs):
+    ids = sorted(graphs)
+    with GraphStoreWriter(path, params, ["neg", "pos"], layout="flat", root="/data", **kwargs) as w:
+        half = len(ids) // 2  # two appends, as the builder writes chunk by chunk
+        for part in (ids[:half], ids[half:]):
+            w.append(part, [len(i) % 2 for i in part], ["train" if "0" in i else "test" for i in part],
+                     GraphArrays.from_graphs([graphs[i] for i in part]))
+        w.add_failures([("bad.png", "/data/bad.png", "empty file (0 bytes)")])
+    return ids
+
+
+def _assert_equal(got: BallGraph, want: BallGraph, exact_features: bool) -> None:
+    assert got.boxes.dtype == np.int32 and np.array_equal(got.boxes, want.boxes)
+    assert got.edges.dtype == np.int32 and np.array_equal(got.edges, want.edges)
+    assert got.features.dtype == np.float32 and got.image_shape == want.image_shape
+    if exact_features:
+        assert np.array_equal(got.features, want.features)
+    else:  # documented float16 rounding: relative error <= 2^-11
+        assert np.allclose(got.features, want.features, rtol=2.0**-11, atol=2.0**-24)
+        assert np.array_equal(got.features[:, :2], want.features[:, :2])  # half-integers exact
+
+
+def test_round_trip_equals_input(tmp_path, graphs):
+    path = tmp_path / "g.h5"
+    ids = _write(path, graphs)
+    with GraphStore(path) as store:
+        assert len(store) == len(graphs) and store.ids == ids
+        assert store.class_names == ["neg", "pos"] and store.params == GBRParams()
+        assert store.labels.tolist() == [len(i) % 2 for i in ids]
+        assert store.splits == ["train" if "0" in i else "test" for i in ids]
+        assert store.layout == "flat" and store.root == "/data"
+        assert store.fer_graph_version == fer_graph.__version__
+        assert store.failures == [("bad.png", "/data/bad.png", "empty file (0 bytes)")]
+        for sample_id in reversed(ids):
+            _assert_equal(store.get(sample_id), graphs[sample_id], exact_features=False)
+        assert "s02.png" in store and "nope.png" not in store
+        with pytest.raises(KeyError, match="nope.png"):
+            store.get("nope.png")
+        memory = store.load_all()
+        assert memory.node_counts.tolist() == [graphs[i].num_nodes for i in ids]
+        for sample_id in ids:
+            _assert_equal(store.get(sample_id), graphs[sample_id], exact_features=False)
+
+
+def test_float32_features_are_exact(tmp_path, graphs):
+    _write(tmp_path / "g.h5", graphs, feature_dtype="float32", compression=None)
+    with GraphStore(tmp_path / "g.h5") as store:
+        for sample_id, graph in graphs.items():
+            _assert_equal(store.get(sample_id), graph, exact_features=True)
+
+
+def test_small_dtypes_and_layout_on_disk(tmp_path, graphs):
+    _write(tmp_path / "g.h5", graphs)
+    with h5py.File(tmp_path / "g.h5") as f:
+        assert f["nodes/boxes"].dtype == np.uint8
+        assert f["nodes/features"].dtype == np.float16
+        assert f["edges/index"].dtype == np.uint16
+        counts = [graphs[i].num_nodes for i in sorted(graphs)]
+        assert f["graphs/node_offsets"][()].tolist() == np.concatenate([[0], np.cumsum(counts)]).tolist()
+        assert json.loads(f.attrs["params"]) == GBRParams().to_dict()
+
+
+def test_large_images_use_wide_boxes_and_reject_overflow(tmp_path):
+    rng = np.random.default_rng(1)
+    big = {"big.png": _graph(rng, 20, 30, side=600)}
+    _write(tmp_path / "big.h5", big, params=GBRParams(image_size=None))
+    with GraphStore(tmp_path / "big.h5") as store:
+        _assert_equal(store.get("big.png"), big["big.png"], exact_features=False)
+    with pytest.raises(ValueError, match="exceed uint8"):
+        _write(tmp_path / "bad.h5", big, params=GBRParams(image_size=48))
+
+
+def test_pickled_store_reopens(tmp_path, graphs):
+    _write(tmp_path / "g.h5", graphs)
+    store = GraphStore(tmp_path / "g.h5")
+    copy = pickle.loads(pickle.dumps(store))
+    _assert_equal(copy.get("s04.png"), graphs["s04.png"], exact_features=False)
+    assert store.bytes_per_graph() == (tmp_path / "g.h5").stat().st_size / len(graphs)
+
+
+def test_not_a_store(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
+        GraphStore(tmp_path / "missing.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f.attrs["format"] = "something else"
+    with pytest.raises(ValueError, match="not a fer_graph graph store"):
+        GraphStore(tmp_path / "other.h5")
+
+
+def test_float16_overflow_is_refused(tmp_path):
+    graph = _graph(np.random.default_rng(2), 3, 2)
+    graph.features[0, 4] = 1e6
+    with pytest.raises(ValueError, match="float16 range"):
+        _write(tmp_path / "g.h5", {"a.png": graph})
+    _write(tmp_path / "g32.h5", {"a.png": graph}, feature_dtype="float32")
