@@ -51,6 +51,14 @@ class GBRParams:
             raise ValueError(f"edge_rule must be one of {EDGE_RULES}, got {self.edge_rule!r}")
         if not 0.0 < self.purity <= 1.0:
             raise ValueError(f"purity must be in (0, 1], got {self.purity}")
+        if self.tau < 0:
+            raise ValueError(f"tau must be >= 0, got {self.tau}")
+        if self.v_max <= 0:
+            raise ValueError(f"v_max must be > 0, got {self.v_max}")
+        if self.purity_growth <= 0:
+            raise ValueError(f"purity_growth must be > 0, got {self.purity_growth}")
+        if not 0.0 < self.purity_cap <= 1.0:
+            raise ValueError(f"purity_cap must be in (0, 1], got {self.purity_cap}")
         if self.max_nodes < 1:
             raise ValueError(f"max_nodes must be >= 1, got {self.max_nodes}")
         if self.image_size is not None and self.image_size < 2:
