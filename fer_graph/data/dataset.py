@@ -1,0 +1,223 @@
+"""One torch Dataset for (image, graph, label) by sample id, and the batch collate.
+
+Images and graphs are looked up by the same sample id in one ``__getitem__``, so they cannot
+drift apart (the authors zip two loaders). Sources:
+
+- images: any mapping ``id -> uint8 array`` (a dict, ``IndexImages`` reading a
+  ``DatasetIndex`` lazily, or ``ImageArray`` holding every image in one preloaded array);
+- graphs: a ``GraphStore`` (``get(id)``), a plain ``dict`` of BallGraphs (e.g. from
+  ``GraphStore.load_all()``), or None for image-only models.
+
+Augmentation randomness comes from a numpy Generator seeded by (seed, epoch, position), so a
+sample's augmentation does not depend on worker count or order, and a resumed run repeats it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from fer_graph.data.graph_batch import GraphBatch, collate_graphs
+from fer_graph.data.readers import DatasetIndex
+from fer_graph.granular.graph import BallGraph
+
+Item = tuple[torch.Tensor, BallGraph | None, int]
+
+
+class MissingGraphError(KeyError):
+    """A sample id without a graph in the graph source (message names the id(s))."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+class IndexImages(Mapping):
+    """Images of a ``DatasetIndex`` decoded on demand (``index.load``), keyed by sample id."""
+
+    def __init__(self, index: DatasetIndex) -> None:
+        self.index = index
+        self._samples = {s.id: s for s in index.samples}
+
+    def __getitem__(self, sample_id: str) -> np.ndarray:
+        return self.index.load(self._samples[sample_id])
+
+    def __iter__(self):
+        return iter(self._samples)
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+
+class ImageArray(Mapping):
+    """Many images of one size held in one uint8 array (N, H, W) or (N, H, W, 3), keyed by id."""
+
+    def __init__(self, ids: Sequence[str], array: np.ndarray) -> None:
+        if len(ids) != len(array):
+            raise ValueError(f"{len(ids)} ids for {len(array)} images")
+        self.array = array
+        self._row = {sample_id: i for i, sample_id in enumerate(ids)}
+
+    def __getitem__(self, sample_id: str) -> np.ndarray:
+        return self.array[self._row[sample_id]]
+
+    def __iter__(self):
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+
+def preload_images(source: Mapping, ids: Iterable[str], size: int | None = None) -> ImageArray:
+    """Decode every image once into one uint8 array.
+
+    Args:
+        source: mapping id -> uint8 image (HxW or HxWx3).
+        ids: the ids to load, in order.
+        size: resize every image to size x size (bilinear); None keeps sizes, which must agree.
+
+    Returns:
+        An ImageArray; grey (N, H, W) when every image is grey, else (N, H, W, 3) with grey
+        images replicated.
+    """
+    ids = list(ids)
+    images = [_resized(np.asarray(source[i]), size) for i in ids]
+    shapes = {im.shape[:2] for im in images}
+    if len(shapes) > 1:
+        raise ValueError(f"images have different sizes {sorted(shapes)[:3]}...; "
+                         "pass size= to preload them resized")
+    if any(im.ndim == 3 for im in images):
+        images = [im if im.ndim == 3 else np.repeat(im[..., None], 3, axis=2) for im in images]
+    array = np.stack(images) if images else np.zeros((0, size or 1, size or 1), np.uint8)
+    return ImageArray(ids, array)
+
+
+def _resized(image: np.ndarray, size: int | None) -> np.ndarray:
+    if image.ndim == 3:
+        image = image[..., :3]
+    if size is None or image.shape[:2] == (size, size):
+        return image
+    from PIL import Image  # only needed when sizes differ
+
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+
+
+class FERGraphDataset(Dataset):
+    """``(image_tensor, BallGraph | None, label)`` for each sample id.
+
+    Args:
+        images: mapping id -> uint8 image.
+        graphs: a GraphStore (anything with ``get(id)``), a dict id -> BallGraph, or None.
+        ids: the sample ids of this split, in order.
+        labels: one int label per id.
+        transform: ``transform(image, graph, rng) -> (tensor, graph)`` (see transforms.py);
+            None gives the raw image as a float tensor (C, H, W) in [0, 1].
+        seed: base seed of the augmentation randomness.
+
+    Raises:
+        MissingGraphError: some ids have no graph (checked up front when the source lists ids).
+        KeyError: some ids have no image (named).
+    """
+
+    def __init__(self, images: Mapping, graphs: Any, ids: Sequence[str], labels: Sequence[int],
+                 transform: Callable | None = None, seed: int = 0) -> None:
+        if len(ids) != len(labels):
+            raise ValueError(f"{len(ids)} ids but {len(labels)} labels")
+        self.ids = list(ids)
+        self.labels = [int(label) for label in labels]
+        self.images = images
+        self.graphs = graphs
+        self.transform = transform
+        self.seed = int(seed)
+        self.epoch = 0
+        _check_ids(self.ids, images, "image", KeyError)
+        if graphs is not None:
+            known = graphs if isinstance(graphs, Mapping) else getattr(graphs, "ids", None)
+            if known is not None:
+                _check_ids(self.ids, known, "graph", MissingGraphError)
+
+    @classmethod
+    def from_index(cls, index: DatasetIndex, ids: Sequence[str], graphs: Any = None,
+                   transform: Callable | None = None, seed: int = 0, preload: bool = True,
+                   preload_size: int | None = None) -> "FERGraphDataset":
+        """A dataset over some ids of an index; ``preload`` decodes all images into one array
+        and loads a GraphStore fully into memory (``load_all()``)."""
+        label_of = {s.id: s.label for s in index.samples}
+        missing = [i for i in ids if i not in label_of]
+        if missing:
+            raise KeyError(f"{len(missing)} id(s) not in the dataset index {index.root}, e.g. {missing[0]!r}")
+        images: Mapping = IndexImages(index)
+        if preload:
+            images = preload_images(images, ids, preload_size)
+            if graphs is not None and not isinstance(graphs, Mapping) and hasattr(graphs, "load_all"):
+                graphs = graphs.load_all()
+        return cls(images, graphs, ids, [label_of[i] for i in ids], transform, seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the augmentation stream (call once per epoch, before iterating)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def graph(self, sample_id: str) -> BallGraph | None:
+        """The graph of one sample id; MissingGraphError naming the id if there is none."""
+        if self.graphs is None:
+            return None
+        try:
+            graph = self.graphs[sample_id] if isinstance(self.graphs, Mapping) else self.graphs.get(sample_id)
+        except KeyError:
+            graph = None
+        if graph is None:
+            raise MissingGraphError(f"no graph for sample {sample_id!r} in {_describe(self.graphs)}")
+        return graph
+
+    def __getitem__(self, position: int) -> Item:
+        sample_id = self.ids[position]
+        image = self.images[sample_id]
+        graph = self.graph(sample_id)
+        if self.transform is None:
+            x = torch.from_numpy(np.ascontiguousarray(image)).float().div_(255.0)
+            tensor = x[None] if x.ndim == 2 else x.permute(2, 0, 1)
+        else:
+            rng = np.random.default_rng([self.seed, self.epoch, position])
+            tensor, graph = self.transform(image, graph, rng)
+        return tensor, graph, self.labels[position]
+
+
+def _check_ids(ids: Sequence[str], known, what: str, error: type[Exception]) -> None:
+    known = known if isinstance(known, (Mapping, set, frozenset)) else set(known)
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise error(f"{len(missing)} of {len(ids)} sample(s) have no {what}, first: {missing[0]!r}"
+                    + (f", {missing[1]!r}" if len(missing) > 1 else ""))
+
+
+def _describe(source: Any) -> str:
+    path = getattr(source, "path", None)
+    if path is not None:
+        return f"graph store {path}"
+    size = f" of {len(source)} graphs" if hasattr(source, "__len__") else ""
+    return f"{type(source).__name__}{size}"
+
+
+def collate_batch(items: Sequence[Item]) -> tuple[torch.Tensor, GraphBatch | None, torch.Tensor]:
+    """Stack images and labels and join graphs once per batch.
+
+    Returns:
+        images (B, C, H, W) float, graphs as one GraphBatch (None when the items carry no
+        graphs), labels (B,) int64.
+    """
+    if not items:
+        raise ValueError("collate_batch needs at least one item")
+    images = torch.stack([item[0] for item in items])
+    labels = torch.tensor([int(item[2]) for item in items], dtype=torch.int64)
+    graphs = [item[1] for item in items]
+    if all(g is None for g in graphs):
+        return images, None, labels
+    if any(g is None for g in graphs):
+        raise ValueError("a batch mixes samples with and without graphs")
+    return images, collate_graphs(graphs), labels

@@ -1,0 +1,243 @@
+"""Evaluation protocols as data: which sample ids train, select (val) and report (test).
+
+A protocol is the YAML ``data.protocol`` mapping. ``name`` picks one of:
+
+- ``official``: the dataset's own splits (FER-2013 Training/PublicTest/PrivateTest ->
+  train/val/test, RAF-DB train/test). Where there is no validation split, one is carved from
+  train (``val_fraction``, ``seed``, stratified by class).
+- ``holdout``: validation carved from train (``val_fraction``), and test carved too
+  (``test_fraction``) when the dataset has no test split; stratified by class, fixed ``seed``.
+  Samples of an official validation split join the training pool (the carved split replaces it).
+- ``subject_kfold``: subject-independent k-fold (``folds``, default 10) for lab datasets such
+  as CK+, where frames of one subject are near-duplicates. Subjects are dealt to folds so that
+  each fold's class mix is close to the whole; validation subjects are carved from each fold's
+  training subjects (``val_fraction`` of its samples). No subject is in two of train/val/test.
+  The subject comes from ``subject_regex`` (group 1, searched in the sample id) or, by default,
+  the CK+ file name ``S<subject>_<sequence>_<frame>``.
+- ``auto`` (also the empty mapping): ``official`` when the samples carry a test split,
+  ``subject_kfold`` when every id is a CK+ file name, ``holdout`` otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from fer_graph.data.readers import DatasetIndex, Sample, ckplus_subject
+
+PROTOCOLS = ("auto", "official", "holdout", "subject_kfold")
+_KEYS = {
+    "official": {"name", "val_fraction", "seed"},
+    "holdout": {"name", "val_fraction", "test_fraction", "seed"},
+    "subject_kfold": {"name", "folds", "val_fraction", "seed", "subject_regex"},
+}
+DEFAULTS = {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 0, "folds": 10, "subject_regex": None}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train/val/test partition (ids sorted; the three sets are disjoint)."""
+
+    name: str
+    train_ids: tuple[str, ...]
+    val_ids: tuple[str, ...]
+    test_ids: tuple[str, ...]
+
+
+def make_folds(index: DatasetIndex, protocol: dict | None = None) -> list[Fold]:
+    """Split a dataset index into folds according to a protocol mapping.
+
+    Args:
+        index: the dataset (only sample ids, labels and splits are read).
+        protocol: the ``data.protocol`` mapping; see the module docstring for keys.
+
+    Returns:
+        One Fold for ``official``/``holdout``, ``folds`` Folds for ``subject_kfold``.
+
+    Raises:
+        KeyError: an unknown protocol name or key (named in the message).
+        ValueError: the dataset cannot be split that way (message says why).
+    """
+    protocol = dict(protocol or {})
+    name = resolve_name(index, protocol.get("name", "auto"))
+    unknown = sorted(set(protocol) - _KEYS[name])
+    if unknown:
+        raise KeyError(f"data.protocol.{unknown[0]}: not a key of protocol {name!r} "
+                       f"(known: {', '.join(sorted(_KEYS[name]))})")
+    opts = {**DEFAULTS, **protocol}
+    _check_fraction("val_fraction", opts["val_fraction"])
+    _check_fraction("test_fraction", opts["test_fraction"])
+    samples = index.samples
+    if name == "official":
+        return [_official(samples, opts)]
+    if name == "holdout":
+        return [_holdout(samples, opts)]
+    return _subject_kfold(samples, opts)
+
+
+def resolve_name(index: DatasetIndex, name: str) -> str:
+    """The concrete protocol ``auto`` stands for on this index (other names pass through)."""
+    if name not in PROTOCOLS:
+        raise KeyError(f"data.protocol.name: unknown protocol {name!r} (choose {', '.join(PROTOCOLS)})")
+    if name != "auto":
+        return name
+    if any(s.split == "test" for s in index.samples):
+        return "official"
+    try:
+        for s in index.samples:
+            ckplus_subject(s.id)
+    except ValueError:
+        return "holdout"
+    return "subject_kfold"
+
+
+def _check_fraction(key: str, value: float) -> None:
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"data.protocol.{key} must be in [0, 1), got {value!r}")
+
+
+def _by_split(samples: Sequence[Sample]) -> dict[str, list[Sample]]:
+    groups: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        groups[s.split].append(s)
+    return groups
+
+
+def _fold(name: str, train, val, test) -> Fold:
+    return Fold(name, *(tuple(sorted(s.id for s in part)) for part in (train, val, test)))
+
+
+def _official(samples: Sequence[Sample], opts: dict) -> Fold:
+    groups = _by_split(samples)
+    if not groups.get("train") or not groups.get("test"):
+        found = ", ".join(f"{k} ({len(v)})" for k, v in sorted(groups.items()))
+        raise ValueError(f"protocol official needs train and test splits in the data, found: {found}; "
+                         "use protocol holdout or subject_kfold")
+    train, val = groups["train"], groups.get("val", [])
+    if not val:
+        train, val = stratified_split(train, opts["val_fraction"], opts["seed"])
+    return _fold("official", train, val, groups["test"])
+
+
+def _holdout(samples: Sequence[Sample], opts: dict) -> Fold:
+    test = [s for s in samples if s.split == "test"]
+    pool = [s for s in samples if s.split != "test"]
+    if not test:
+        pool, test = stratified_split(pool, opts["test_fraction"], opts["seed"])
+    # a different stream for the validation cut, so val never mirrors the test cut's choices
+    train, val = stratified_split(pool, opts["val_fraction"], opts["seed"] + 1)
+    if not train or not test:
+        raise ValueError(f"protocol holdout left an empty split ({len(train)} train, {len(test)} test)")
+    return _fold("holdout", train, val, test)
+
+
+def stratified_split(samples: Sequence[Sample], fraction: float, seed: int
+                     ) -> tuple[list[Sample], list[Sample]]:
+    """Move ``round(fraction * n_c)`` samples of each class c (chosen with ``seed``) out.
+
+    Returns:
+        (kept, carved); each class with at least two samples keeps one and, when fraction > 0,
+        gives at least one.
+    """
+    rng = np.random.default_rng(seed)
+    by_label: dict[int, list[Sample]] = defaultdict(list)
+    for s in sorted(samples, key=lambda s: s.id):
+        by_label[s.label].append(s)
+    kept, carved = [], []
+    for label in sorted(by_label):
+        group = by_label[label]
+        n_out = int(round(fraction * len(group)))
+        if fraction > 0 and len(group) >= 2:
+            n_out = min(max(n_out, 1), len(group) - 1)
+        order = rng.permutation(len(group))
+        carved += [group[i] for i in order[:n_out]]
+        kept += [group[i] for i in order[n_out:]]
+    return kept, carved
+
+
+def subject_getter(regex: str | None) -> Callable[[str], str]:
+    """A function sample id -> subject: ``regex`` group 1 (searched), or the CK+ file name."""
+    if regex is None:
+        return ckplus_subject
+    pattern = re.compile(regex)
+
+    def subject(sample_id: str) -> str:
+        match = pattern.search(sample_id)
+        if match is None:
+            raise ValueError(f"data.protocol.subject_regex {regex!r} does not match sample id {sample_id!r}")
+        return match.group(1) if pattern.groups else match.group(0)
+
+    return subject
+
+
+def _subject_kfold(samples: Sequence[Sample], opts: dict) -> list[Fold]:
+    k = int(opts["folds"])
+    subject_of = subject_getter(opts["subject_regex"])
+    members: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        members[subject_of(s.id)].append(s)
+    if k < 2 or k > len(members):
+        raise ValueError(f"data.protocol.folds must be in [2, {len(members)}] "
+                         f"(the number of subjects), got {k}")
+    assignment = assign_subjects(members, k, opts["seed"])
+    folds = []
+    for i in range(k):
+        test_subjects = [subj for subj, f in assignment.items() if f == i]
+        train_subjects = [subj for subj, f in assignment.items() if f != i]
+        val_subjects = _carve_subjects(train_subjects, members, opts["val_fraction"], opts["seed"] + i)
+        train_subjects = [subj for subj in train_subjects if subj not in val_subjects]
+        folds.append(_fold(
+            f"fold{i + 1:02d}",
+            [s for subj in train_subjects for s in members[subj]],
+            [s for subj in val_subjects for s in members[subj]],
+            [s for subj in test_subjects for s in members[subj]],
+        ))
+    return folds
+
+
+def assign_subjects(members: dict[str, list[Sample]], k: int, seed: int) -> dict[str, int]:
+    """Deal subjects to k folds, balancing each fold's per-class counts (greedy, seeded).
+
+    Larger subjects go first; each goes to the fold whose squared distance (per class, relative
+    to the target ``class total / k``) to the target shrinks most, ties to the smaller fold.
+    """
+    labels = sorted({s.label for group in members.values() for s in group})
+    col = {label: j for j, label in enumerate(labels)}
+    counts = {subj: np.bincount([col[s.label] for s in group], minlength=len(labels))
+              for subj, group in members.items()}
+    target = np.maximum(sum(counts.values()) / k, 1e-9)
+    rng = np.random.default_rng(seed)
+    subjects = sorted(members)
+    shuffled = [subjects[i] for i in rng.permutation(len(subjects))]
+    # stable sort after a seeded shuffle: size order, random among equal sizes
+    order = sorted(shuffled, key=lambda subj: -int(counts[subj].sum()))
+    fold_counts = np.zeros((k, len(labels)))
+    assignment = {}
+    for subj in order:
+        after = fold_counts + counts[subj]
+        change = (((after - target) ** 2 - (fold_counts - target) ** 2) / target).sum(axis=1)
+        best = int(np.lexsort((fold_counts.sum(axis=1), change))[0])
+        fold_counts[best] += counts[subj]
+        assignment[subj] = best
+    return assignment
+
+
+def _carve_subjects(subjects: list[str], members: dict[str, list[Sample]], fraction: float,
+                    seed: int) -> set[str]:
+    """Seeded subjects whose samples make up about ``fraction`` of the given subjects' samples."""
+    if fraction <= 0 or len(subjects) < 2:
+        return set()
+    rng = np.random.default_rng(seed)
+    ordered = sorted(subjects)
+    total = sum(len(members[subj]) for subj in ordered)
+    chosen, size = set(), 0
+    for i in rng.permutation(len(ordered)):
+        if size >= fraction * total or len(chosen) == len(ordered) - 1:
+            break
+        chosen.add(ordered[i])
+        size += len(members[ordered[i]])
+    return chosen

@@ -1,0 +1,139 @@
+"""FERGraphDataset pairs each image with its own graph; collate_batch joins a batch once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fer_graph.data.dataset import (
+    FERGraphDataset, IndexImages, MissingGraphError, collate_batch, preload_images,
+)
+from fer_graph.data.readers import discover
+from fer_graph.data.transforms import build_transforms
+from fer_graph.granular.graph import NUM_FEATURES, BallGraph
+
+
+def strip_graph(image: np.ndarray, rows: int) -> BallGraph:
+    """Horizontal strips as nodes (a chain); node features carry the strip's mean."""
+    h, w = image.shape
+    cuts = np.linspace(0, h, rows + 1).astype(int)
+    boxes = np.array([[a, 0, b - 1, w - 1] for a, b in zip(cuts[:-1], cuts[1:])], np.int32)
+    feats = np.zeros((rows, NUM_FEATURES), np.float32)
+    feats[:, 0] = (boxes[:, 0] + boxes[:, 2]) / 2
+    feats[:, 1] = (w - 1) / 2
+    feats[:, 5] = [image[a:b].mean() for a, b in zip(cuts[:-1], cuts[1:])]
+    feats[:, -2] = feats[:, 0] / (h - 1)
+    feats[:, -1] = 0.5
+    edges = np.stack([np.arange(rows - 1), np.arange(1, rows)], 1).astype(np.int32)
+    return BallGraph(boxes, feats, edges, (h, w))
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """An image-folder dataset of 12 grey images whose pixels encode their number."""
+    rng = np.random.default_rng(0)
+    images, graphs = {}, {}
+    for k in range(12):
+        split, cls = ("train", "test")[k % 2], f"c{k % 3}"
+        path = tmp_path / split / cls / f"img{k:02d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = rng.integers(0, 256, (24, 24), dtype=np.uint8)
+        Image.fromarray(image).save(path)
+        sample_id = path.relative_to(tmp_path).as_posix()
+        images[sample_id] = image
+        graphs[sample_id] = strip_graph(image, 2 + k % 4)
+    return tmp_path, images, graphs
+
+
+def test_items_pair_each_image_with_its_own_graph(folder):
+    root, images, graphs = folder
+    index = discover(root, "imagefolder")
+    ids = [s.id for s in index.samples]
+    data = FERGraphDataset.from_index(index, ids, graphs=graphs, preload=True)
+    assert len(data) == 12
+    for pos, sample in enumerate(index.samples):
+        x, graph, label = data[pos]
+        assert label == sample.label
+        torch.testing.assert_close(x[0], torch.from_numpy(images[sample.id]).float() / 255)
+        assert graph is graphs[sample.id]
+        # the graph describes this very image
+        np.testing.assert_allclose(graph.features[0, 5], images[sample.id][graph.boxes[0, 0]:graph.boxes[0, 2] + 1].mean(), rtol=1e-5)
+
+
+def test_preload_equals_lazy_reading(folder):
+    root, images, _ = folder
+    index = discover(root)
+    lazy = IndexImages(index)
+    ids = sorted(images)
+    array = preload_images(lazy, ids)
+    assert array.array.shape == (12, 24, 24) and array.array.dtype == np.uint8
+    for i in ids:
+        np.testing.assert_array_equal(array[i], lazy[i])
+        np.testing.assert_array_equal(array[i], images[i])
+    resized = preload_images(lazy, ids[:2], size=48)
+    assert resized.array.shape == (2, 48, 48)
+
+
+def test_missing_graph_names_the_id(folder):
+    root, images, graphs = folder
+    ids = sorted(images)
+    lost = ids[3]
+    partial = {i: g for i, g in graphs.items() if i != lost}
+    with pytest.raises(MissingGraphError, match=lost):
+        FERGraphDataset(images, partial, ids, [0] * 12)
+
+    class Store:  # a graph source that cannot list its ids: checked at lookup time
+        def get(self, sample_id):
+            raise KeyError(sample_id)
+
+    data = FERGraphDataset(images, Store(), ids, [0] * 12)
+    with pytest.raises(KeyError, match=ids[0]):
+        data[0]
+
+
+def test_graphs_follow_augmentation_and_are_reproducible(folder):
+    _, images, graphs = folder
+    ids = sorted(images)
+    train, _ = build_transforms({"image_size": 24, "in_chans": 1, "augmentation": {"hflip": 1.0, "crop": "none"}})
+    data = FERGraphDataset(images, graphs, ids, list(range(12)), transform=train, seed=1)
+    x, graph, _ = data[5]
+    torch.testing.assert_close(x[0], (torch.from_numpy(images[ids[5]][:, ::-1].copy()).float() / 255 - 0.5) / 0.5)
+    np.testing.assert_allclose(graph.features[:, -1], 1 - graphs[ids[5]].features[:, -1])
+    padded, _ = build_transforms({"image_size": 24, "in_chans": 1, "augmentation": {"padding": 3}})
+    data = FERGraphDataset(images, graphs, ids, list(range(12)), transform=padded, seed=1)
+    first = [data[k][0] for k in range(12)]
+    again = [data[k][0] for k in range(12)]
+    data.set_epoch(1)
+    later = [data[k][0] for k in range(12)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert sum(not torch.equal(a, b) for a, b in zip(first, later)) >= 6
+
+
+def test_collate_batch_offsets_graphs(folder):
+    _, images, graphs = folder
+    ids = sorted(images)[:5]
+    data = FERGraphDataset(images, graphs, ids, [2, 0, 1, 1, 0])
+    x, batch, y = collate_batch([data[k] for k in range(5)])
+    assert x.shape == (5, 1, 24, 24) and x.dtype == torch.float32
+    assert y.tolist() == [2, 0, 1, 1, 0] and y.dtype == torch.int64
+    counts = [graphs[i].num_nodes for i in ids]
+    assert batch.num_graphs == 5 and batch.nodes_per_graph().tolist() == counts
+    offsets = np.cumsum([0] + counts[:-1])
+    want = set()
+    for off, i in zip(offsets, ids):
+        for a, b in graphs[i].edges:
+            want |= {(a + off, b + off), (b + off, a + off)}
+    assert set(map(tuple, batch.edge_index.T.tolist())) == want
+    assert batch.edge_index.shape[1] == len(want)
+    np.testing.assert_allclose(batch.x.numpy(), np.concatenate([graphs[i].features for i in ids]))
+    gi = batch.graph_index[batch.edge_index]
+    assert torch.equal(gi[0], gi[1])  # no edge crosses graphs
+
+
+def test_collate_without_graphs(folder):
+    _, images, _ = folder
+    ids = sorted(images)[:3]
+    x, batch, y = collate_batch([FERGraphDataset(images, None, ids, [0, 1, 2])[k] for k in range(3)])
+    assert batch is None and x.shape == (3, 1, 24, 24) and y.tolist() == [0, 1, 2]
