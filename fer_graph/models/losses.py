@@ -1,0 +1,79 @@
+"""L_BA (bootstrap alignment, Eqs. 8-9) and the joint CS-GBSBF loss (Eq. 10)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fer_graph.models.output import ModelOutput
+
+
+def component_accuracies(component_logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """ACCs (Eq. 8): the batch accuracy of CHN(C_k^v) for each k, (K,), without gradient."""
+    with torch.no_grad():
+        hits = component_logits.argmax(dim=-1) == targets.unsqueeze(1)
+        return hits.to(component_logits.dtype).mean(dim=0)
+
+
+def bootstrap_alignment_loss(
+    weights: torch.Tensor, component_logits: torch.Tensor, targets: torch.Tensor, eps: float = 1e-3
+) -> torch.Tensor:
+    """L_BA: KL(ACCs-distribution || batch-mean W), Eq. 9.
+
+    Exactly: acc_k = mean_b [argmax_c component_logits[b, k, c] == y_b] (no gradient);
+    p_k = (acc_k + eps) / sum_j (acc_j + eps), so zero accuracies keep a small mass and all
+    zero gives the uniform distribution; q_k = mean_b W[b, k] (one distribution per batch,
+    like ACCs, leaving each sample's W free to differ from the batch's);
+    L_BA = sum_k p_k (log p_k - log q_k). Gradient reaches only W.
+
+    Args:
+        weights: W (B, K).
+        component_logits: (B, K, num_classes).
+        targets: (B,) class ids.
+        eps: additive smoothing of the accuracies.
+    """
+    acc = component_accuracies(component_logits, targets) + eps
+    p = acc / acc.sum()
+    q = weights.mean(dim=0).clamp_min(torch.finfo(weights.dtype).tiny)
+    return (p * (p.log() - q.log())).sum()
+
+
+class CSGBSBFLoss(nn.Module):
+    """Joint loss L = CE + lambda * L_BA (Eq. 10)."""
+
+    def __init__(
+        self,
+        *,
+        lambda_ba: float = 0.1,
+        bootstrap_alignment: bool = True,
+        label_smoothing: float = 0.0,
+        eps: float = 1e-3,
+    ) -> None:
+        """Args:
+            lambda_ba: lambda of Eq. 10.
+            bootstrap_alignment: False drops L_BA (ablation); "ba" is then reported as 0.
+            label_smoothing: cross-entropy label smoothing.
+            eps: smoothing of zero accuracies in L_BA.
+        """
+        super().__init__()
+        self.lambda_ba = lambda_ba
+        self.bootstrap_alignment = bootstrap_alignment
+        self.label_smoothing = label_smoothing
+        self.eps = eps
+
+    def forward(
+        self, output: ModelOutput, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Returns the total loss and its parts {"ce", "ba"} (ba is 0 when off or without W)."""
+        ce = F.cross_entropy(output.logits, targets, label_smoothing=self.label_smoothing)
+        use_ba = (
+            self.bootstrap_alignment
+            and output.weights is not None
+            and output.component_logits is not None
+        )
+        if use_ba:
+            ba = bootstrap_alignment_loss(output.weights, output.component_logits, targets, self.eps)
+        else:
+            ba = ce.new_zeros(())
+        return ce + self.lambda_ba * ba, {"ce": ce, "ba": ba}

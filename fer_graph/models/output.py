@@ -1,0 +1,29 @@
+"""ModelOutput: everything one forward pass hands to the loss and to visualisations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ModelOutput:
+    """Outputs of a forward pass (None where the model variant has no such part).
+
+    Attributes:
+        logits: (B, num_classes) CHN(F_u), or the VREN-only baseline's logits.
+        weights: W (B, K), rows summing to one.
+        visual_components: C^v (B, K, D_s).
+        spatial_components: C^s (B, K, D_s); None without SRSN.
+        component_logits: CHN(C_k^v) (B, K, num_classes), for the per-component ACCs.
+        feature_map: the last VREN stage map (B, C, h, w), NCHW and attached to the
+            autograd graph, for class activation maps of the components.
+    """
+
+    logits: torch.Tensor
+    weights: torch.Tensor | None = None
+    visual_components: torch.Tensor | None = None
+    spatial_components: torch.Tensor | None = None
+    component_logits: torch.Tensor | None = None
+    feature_map: torch.Tensor | None = None

@@ -1,0 +1,181 @@
+"""SREN: the spatial stream, GraphConv layers over granular-ball graphs, DGL or plain torch."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from fer_graph.data.graph_batch import GraphBatch
+
+BACKENDS = ("auto", "dgl", "torch")
+
+
+def dgl_available() -> bool:
+    """True when DGL is installed (it is imported only when a DGL graph is built)."""
+    return importlib.util.find_spec("dgl") is not None
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """Maps "auto" to "dgl" on CPU when DGL is installed, else "torch" (no DGL runs on CUDA)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"graph_backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "dgl" if device.type == "cpu" and dgl_available() else "torch"
+    if backend == "dgl" and device.type != "cpu":
+        raise RuntimeError(f"graph_backend 'dgl' runs on the CPU only, got device {device}")
+    return backend
+
+
+def _import_dgl():
+    os.environ.setdefault("DGLBACKEND", "pytorch")
+    import dgl
+
+    return dgl
+
+
+@functools.lru_cache(maxsize=None)
+def _dgl_conv(in_features: int, out_features: int) -> nn.Module:
+    """A parameter-free dgl.nn.GraphConv (weights are passed in, so state_dicts match)."""
+    from dgl.nn import GraphConv as DGLGraphConv
+
+    return DGLGraphConv(in_features, out_features, norm="both", weight=False, bias=False)
+
+
+class TorchGraph:
+    """A batched graph with self-loops as index tensors; propagation with index_add_."""
+
+    def __init__(self, edge_index: torch.Tensor, num_nodes: int) -> None:
+        loops = torch.arange(num_nodes, device=edge_index.device)
+        self.src = torch.cat([edge_index[0], loops])
+        self.dst = torch.cat([edge_index[1], loops])
+        self.num_nodes = num_nodes
+        self.deg_src = torch.bincount(self.src, minlength=num_nodes).unsqueeze(1)
+        self.deg_dst = torch.bincount(self.dst, minlength=num_nodes).unsqueeze(1)
+
+    def propagate(self, h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """D_dst^-1/2 (A+I) D_src^-1/2 h W, multiplying by W first when it shrinks h (as DGL)."""
+        shrink = weight.shape[0] > weight.shape[1]
+        if shrink:
+            h = h @ weight
+        # index_select, not h[src]: its backward is index_add_, far faster on CPU than the
+        # accumulating index_put_ behind advanced indexing
+        messages = (h * self.deg_src.to(h.dtype).pow(-0.5)).index_select(0, self.src)
+        out = h.new_zeros(self.num_nodes, h.shape[1]).index_add_(0, self.dst, messages)
+        out = out * self.deg_dst.to(h.dtype).pow(-0.5)
+        return out if shrink else out @ weight
+
+
+class DGLGraph:
+    """A batched graph as a DGLGraph with self-loops; propagation with dgl.nn.GraphConv."""
+
+    def __init__(self, edge_index: torch.Tensor, num_nodes: int) -> None:
+        dgl = _import_dgl()
+        graph = dgl.graph((edge_index[0], edge_index[1]), num_nodes=num_nodes)
+        self.graph = dgl.add_self_loop(graph)
+
+    def propagate(self, h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """dgl.nn.GraphConv(norm="both") with the external weight."""
+        return _dgl_conv(weight.shape[0], weight.shape[1])(self.graph, h, weight=weight)
+
+
+def build_graph(graphs: GraphBatch, backend: str) -> TorchGraph | DGLGraph:
+    """The propagation structure for one batch (built once, shared by all layers)."""
+    backend = resolve_backend(backend, graphs.x.device)
+    cls = DGLGraph if backend == "dgl" else TorchGraph
+    return cls(graphs.edge_index, graphs.num_nodes)
+
+
+class GraphConv(nn.Module):
+    """One GCN layer, D^-1/2 (A+I) D^-1/2 X W + b, with dgl.nn.GraphConv's parameter layout."""
+
+    def __init__(self, *, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        nn.init.xavier_uniform_(self.weight)
+
+    def forward(self, graph: TorchGraph | DGLGraph, h: torch.Tensor) -> torch.Tensor:
+        return graph.propagate(h, self.weight) + self.bias
+
+
+def graph_readout(h: torch.Tensor, graph_index: torch.Tensor, num_graphs: int) -> torch.Tensor:
+    """Per-graph [mean | max] of node features, (num_graphs, 2 * F)."""
+    width = h.shape[1]
+    index = graph_index.unsqueeze(1).expand(-1, width)
+    counts = torch.bincount(graph_index, minlength=num_graphs).clamp(min=1).to(h.dtype)
+    total = h.new_zeros(num_graphs, width).index_add_(0, graph_index, h)
+    peak = h.new_zeros(num_graphs, width).scatter_reduce(0, index, h, "amax", include_self=False)
+    return torch.cat([total / counts.unsqueeze(1), peak], dim=1)
+
+
+class SREN(nn.Module):
+    """SREN: spatial representation extraction network (GraphConv stack + readout -> F_b^s)."""
+
+    def __init__(
+        self,
+        *,
+        in_features: int = 12,
+        hidden: int = 64,
+        num_layers: int = 2,
+        embed_dim: int = 1024,
+        backend: str = "auto",
+    ) -> None:
+        """Builds the layers.
+
+        Args:
+            in_features: node feature size (GraphBatch.x.shape[1]).
+            hidden: width of every GraphConv layer.
+            num_layers: number of GraphConv layers (>= 1).
+            embed_dim: size D_e of F_b^s.
+            backend: "dgl", "torch" or "auto" (DGL on CPU when installed, else torch).
+        """
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"sren_layers must be >= 1, got {num_layers}")
+        resolve_backend(backend, torch.device("cpu"))
+        self.in_features = in_features
+        self.hidden = hidden
+        self.backend = backend
+        # Raw features mix pixels, variances up to ~2500, entropies and [0, 1] centres:
+        # batch statistics put them on one scale before the first layer.
+        self.input_norm = nn.BatchNorm1d(in_features)
+        widths = [in_features] + [hidden] * num_layers
+        self.layers = nn.ModuleList(
+            GraphConv(in_features=a, out_features=b) for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.activation = nn.ReLU()
+        self.readout = nn.Linear(2 * hidden, embed_dim)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    def forward(
+        self, graphs: GraphBatch, guidance: Mapping[int, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Returns F_b^s (num_graphs, D_e).
+
+        Args:
+            graphs: the batch of graphs.
+            guidance: AGM terms, layer id (>= 0) -> (num_nodes, hidden), added to that
+                layer's output before its activation (Eq. 4).
+        """
+        if graphs.x.shape[1] != self.in_features:
+            raise ValueError(
+                f"graphs have {graphs.x.shape[1]} node features, the model expects "
+                f"node_features={self.in_features}"
+            )
+        graph = build_graph(graphs, self.backend)
+        h = self.input_norm(graphs.x)
+        guidance = guidance or {}
+        for index, layer in enumerate(self.layers):
+            h = layer(graph, h)
+            if index in guidance:
+                h = h + guidance[index]
+            h = self.activation(h)
+        return self.readout(graph_readout(h, graphs.graph_index, graphs.num_graphs))
