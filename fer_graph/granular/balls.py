@@ -168,12 +168,14 @@ def grow_balls(img, order, purity, tau, v_max, purity_growth, purity_cap, refere
         reference_stop: see GBRParams.reference_stop.
 
     Returns:
-        (N, 4) int32 boxes row_min, col_min, row_max, col_max in seed order.
+        boxes: (N, 4) int32 row_min, col_min, row_max, col_max in seed order.
+        seeds: (N, 2) int32 seed pixel (row, col) of each ball.
     """
     height, width = img.shape
     tol = np.int64(np.floor(tau))  # grey levels are integers: |v - s| <= tau <=> <= floor(tau)
     covered = np.zeros(height * width, dtype=np.bool_)
     boxes = np.empty((height * width, 4), dtype=np.int32)
+    seeds = np.empty((height * width, 2), dtype=np.int32)
     count = 0
     for k in range(order.size):
         idx = order[k]
@@ -183,7 +185,8 @@ def grow_balls(img, order, purity, tau, v_max, purity_growth, purity_cap, refere
         r0, c0, r1, c1 = _grow(img, r, c, purity, tol, v_max, purity_growth, purity_cap,
                                reference_stop)
         boxes[count, 0], boxes[count, 1], boxes[count, 2], boxes[count, 3] = r0, c0, r1, c1
+        seeds[count, 0], seeds[count, 1] = r, c
         count += 1
         for rr in range(r0, r1 + 1):
             covered[rr * width + c0: rr * width + c1 + 1] = True
-    return boxes[:count].copy()
+    return boxes[:count].copy(), seeds[:count].copy()

@@ -59,7 +59,7 @@ def build_graph(image: np.ndarray, params: GBRParams = _DEFAULT_PARAMS) -> BallG
     height, width = blurred.shape
     seed = tie_break_seed(blurred, _growth_key(params))
     order = seed_order(gradient, seed)
-    boxes = grow_balls(blurred, order, float(params.purity), float(params.tau),
+    boxes, _ = grow_balls(blurred, order, float(params.purity), float(params.tau),
                        float(params.v_max), float(params.purity_growth),
                        float(params.purity_cap), bool(params.reference_stop))
     if boxes.shape[0] > params.max_nodes:
