@@ -14,7 +14,10 @@ from typing import Any, Iterable
 
 import yaml
 
+from fer_graph.data.transforms import build_transforms
 from fer_graph.granular.graph import GBRParams
+from fer_graph.models.factory import DEFAULT_CONFIG as MODEL_DEFAULTS
+from fer_graph.models.factory import resolve_config as resolve_model_config
 
 
 class ConfigError(ValueError):
@@ -46,29 +49,13 @@ DEFAULTS: dict[str, Any] = {
         "protocol": {},
         "image_size": 224,
         "in_chans": 3,
+        "mean": 0.5,
+        "std": 0.5,
         "augmentation": {},
         "num_workers": 0,
     },
     "graphs": {"store": None, "num_workers": 2, "address": None, **_GBR_DEFAULTS},
-    "model": {
-        "name": "cs_gbsbf",
-        "backbone": "swin_base_patch4_window7_224",
-        "pretrained": False,
-        "checkpoint_path": None,
-        "img_size": 224,
-        "in_chans": 3,
-        "num_classes": 7,
-        "embed_dim": 1024,
-        "component_dim": 128,
-        "num_components": 9,
-        "node_features": 12,
-        "sren_layers": 4,
-        "sren_hidden": 256,
-        "graph_backend": "auto",
-        "agm": {"enabled": True, "mode": "global", "pairs": [[-1, -1]]},
-        "srsn": True,
-        "drop_rate": 0.0,
-    },
+    "model": copy.deepcopy(MODEL_DEFAULTS),
     "loss": {"lambda_ba": 0.1, "bootstrap_alignment": True, "label_smoothing": 0.0},
     "train": {
         "optimizer": "adam",
@@ -108,11 +95,16 @@ _OPEN = {"data.protocol", "data.augmentation", "search.space"}
 _NUM = (int, float)
 _TYPES: dict[str, tuple[type, ...]] = {
     "data.root": (str, type(None)),
+    "data.mean": (*_NUM, list),
+    "data.std": (*_NUM, list),
     "graphs.store": (str, type(None)),
     "graphs.address": (str, type(None)),
     "graphs.image_size": (int, type(None)),
     "model.checkpoint_path": (str, type(None)),
     "model.agm.pairs": (list, str),
+    "model.pretrained": (bool, str),
+    "model.vrsn_hidden": (int, type(None)),
+    "model.rfn_temperature": (*_NUM, type(None)),
     "train.grad_clip": (*_NUM, type(None)),
     "train.num_threads": (int, type(None)),
     "train.max_steps_per_epoch": (int, type(None)),
@@ -302,6 +294,16 @@ def _check_values(config: dict) -> None:
         GBRParams.from_dict(graph_params_dict(config))
     except (ValueError, KeyError) as err:
         raise ConfigError(f"graphs: {err}") from err
+    try:
+        resolve_model_config(model)
+    except (KeyError, ValueError) as err:
+        raise ConfigError(f"model: {err.args[0]}") from err
+    try:
+        build_transforms(data)
+    except KeyError as err:
+        raise ConfigError(str(err.args[0])) from err
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
     if "search" in config:
         _check_search(config)
 

@@ -90,3 +90,8 @@ def test_search_section_is_checked(synthetic_yaml: Path) -> None:
         load_config(synthetic_yaml, ["search.space={train.nope: {type: choice, values: [1]}}"])
     with pytest.raises(ConfigError, match=r"^search\.metric: must be a validation metric"):
         load_config(synthetic_yaml, good + ["search.metric=test_accuracy"])
+
+
+def test_open_sections_are_checked_by_their_owner(synthetic_yaml: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^data\.augmentation\.flip: unknown key"):
+        load_config(synthetic_yaml, ["data.augmentation.flip=0.5"])

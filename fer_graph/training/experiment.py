@@ -1,0 +1,135 @@
+"""One experiment: dataset check -> graphs built or reused -> folds x seeds -> train -> select on val -> test once."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from fer_graph.data.protocols import Fold
+from fer_graph.data.readers import DatasetIndex
+from fer_graph.data.store import GraphStore
+from fer_graph.training.checkpoint import seed_everything
+from fer_graph.training.config import ConfigError, dump_config
+from fer_graph.training.loaders import make_loader
+from fer_graph.training.plots import plot_training_curves
+from fer_graph.training.prepare import drop_failed, prepare_dataset, prepare_folds, prepare_graphs
+from fer_graph.training.report import aggregate, print_summary, write_split_outputs
+from fer_graph.training.trainer import EpochCallback, Trainer
+
+
+def experiment_dir(config: dict) -> Path:
+    """`<experiment.output_dir>/<experiment.name>`: where config, results and runs go."""
+    return Path(config["experiment"]["output_dir"]) / config["experiment"]["name"]
+
+
+def prepare(config: dict, console: Console) -> tuple[DatasetIndex, GraphStore | None, list[Fold]]:
+    """Everything before training; every config/data mismatch surfaces here as a ConfigError."""
+    index = prepare_dataset(config, console)
+    store = prepare_graphs(config, index, console)
+    index = drop_failed(index, store, console)
+    return index, store, prepare_folds(config, index)
+
+
+def build_model_and_loss(config: dict) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """`create_model(config["model"])` and `CSGBSBFLoss(**config["loss"])`."""
+    from fer_graph.models import CSGBSBFLoss, create_model
+
+    try:
+        model = create_model(config["model"])
+    except KeyError as err:
+        raise ConfigError(f"model: {err.args[0]}") from err
+    return model, CSGBSBFLoss(**config["loss"])
+
+
+def fit_fold(
+    config: dict,
+    index: DatasetIndex,
+    store: GraphStore | None,
+    fold: Fold,
+    seed: int,
+    run_dir: Path,
+    console: Console,
+    on_epoch_end: EpochCallback | None = None,
+) -> tuple[Trainer, object]:
+    """Seed, build model and loaders, and train with validation-based selection (no test)."""
+    if config["train"]["num_threads"]:
+        torch.set_num_threads(config["train"]["num_threads"])
+    seed_everything(seed)
+    model, loss_fn = build_model_and_loss(config)
+    trainer = Trainer(model, loss_fn, config, run_dir, index.class_names, console)
+    train_loader = make_loader(config, index, store, fold.train_ids, train=True, seed=seed)
+    val_loader = make_loader(config, index, store, fold.val_ids, train=False, seed=seed)
+    return trainer, trainer.fit(train_loader, val_loader, on_epoch_end)
+
+
+def train_and_test(
+    config: dict,
+    index: DatasetIndex,
+    store: GraphStore | None,
+    fold: Fold,
+    seed: int,
+    run_dir: Path,
+    console: Console,
+    on_epoch_end: EpochCallback | None = None,
+) -> dict:
+    """Train one fold with one seed, then evaluate the test split once on the selected checkpoint."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    trainer, fit = fit_fold(config, index, store, fold, seed, run_dir, console, on_epoch_end)
+    minutes = (time.perf_counter() - started) / 60
+    plot_training_curves(fit.history, run_dir / "curves.png")
+    trainer.load_best(fit.best_path)
+    test_loader = make_loader(config, index, store, fold.test_ids, train=False, seed=seed)
+    # The only place the test split is ever evaluated: once, after selection on validation.
+    result = trainer.evaluate(test_loader)
+    test = write_split_outputs(run_dir, "test", list(fold.test_ids), result.labels, result.probabilities,
+                               index.class_names)
+    run = {
+        "run": run_dir.name if run_dir.parent.name == "" else f"{run_dir.parent.name}/{run_dir.name}",
+        "seed": seed,
+        "fold": fold.name,
+        "best_epoch": fit.best_epoch,
+        "best_val": fit.best_metrics,
+        "test": {k: test[k] for k in ("accuracy", "uf1", "uar", "num_samples")},
+        "test_evaluations": 1,
+        "train_minutes": minutes,
+        "resumed_from_epoch": fit.resumed_from,
+        "sizes": {"train": len(fold.train_ids), "val": len(fold.val_ids), "test": len(fold.test_ids)},
+    }
+    (run_dir / "run.json").write_text(json.dumps(run, indent=2))
+    return run
+
+
+def run_experiment(config: dict, console: Console | None = None, on_epoch_end: EpochCallback | None = None) -> dict:
+    """Run every seed x fold of a resolved config and write `results.json` beside the config.
+
+    Returns:
+        The results dict: name, runs (per seed and fold) and aggregate (mean/std).
+    """
+    console = console or Console()
+    out = experiment_dir(config)
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(config, out / "config.yaml")
+    index, store, folds = prepare(config, console)
+    runs = []
+    for seed in config["experiment"]["seeds"]:
+        for fold in folds:
+            run_dir = out / f"seed{seed}" / fold.name
+            console.rule(f"seed {seed}, {fold.name}: {len(fold.train_ids)} train / "
+                         f"{len(fold.val_ids)} val / {len(fold.test_ids)} test")
+            runs.append(train_and_test(config, index, store, fold, seed, run_dir, console, on_epoch_end))
+    results = {
+        "name": config["experiment"]["name"],
+        "class_names": index.class_names,
+        "test_evaluations": sum(r["test_evaluations"] for r in runs),
+        "runs": runs,
+        "aggregate": aggregate(runs),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    print_summary(console, results)
+    console.print(f"results: {out / 'results.json'}")
+    return results

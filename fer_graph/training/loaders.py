@@ -1,0 +1,44 @@
+"""DataLoaders of one split: preloaded images + in-memory graphs, graph-consistent transforms."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch.utils.data import DataLoader
+
+from fer_graph.data.dataset import FERGraphDataset, IndexImages, collate_batch, preload_images
+from fer_graph.data.readers import DatasetIndex
+from fer_graph.data.store import GraphStore
+from fer_graph.data.transforms import build_transforms
+
+
+def make_loader(
+    config: dict, index: DatasetIndex, store: GraphStore | None, ids: Sequence[str], train: bool, seed: int
+) -> DataLoader:
+    """A loader over `ids` yielding `(images, GraphBatch | None, labels)` in id order unless training.
+
+    Shuffling draws from torch's global generator (no private `generator=`), so the order
+    continues exactly when a resumed run restores the saved RNG state. Augmentation draws
+    from the dataset's (seed, epoch, position) streams; the trainer calls `set_epoch`.
+    """
+    data, train_cfg = config["data"], config["train"]
+    train_tf, eval_tf = build_transforms(data)
+    ids = list(ids)
+    label_of = {s.id: s.label for s in index.samples}
+    images = preload_images(IndexImages(index), ids, data["image_size"])
+    if store is not None:
+        store.load_all()  # cached in the store: later get() calls read memory, not HDF5
+    dataset = FERGraphDataset(
+        images, store, ids, [label_of[i] for i in ids], train_tf if train else eval_tf, seed=seed
+    )
+    batch = train_cfg["batch_size"]
+    return DataLoader(
+        dataset,
+        batch_size=batch,
+        shuffle=train,
+        # A last batch of one sample breaks BatchNorm in training; evaluation keeps every sample.
+        drop_last=train and len(ids) % batch == 1,
+        collate_fn=collate_batch,
+        num_workers=data["num_workers"],
+        persistent_workers=False,
+    )

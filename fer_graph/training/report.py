@@ -1,0 +1,86 @@
+"""Results on disk and on screen: predictions CSV, metrics JSON, plots, aggregate and summary table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from fer_graph.training.metrics import classification_metrics, summarize
+from fer_graph.training.plots import plot_confusion_matrix
+
+HEADLINE = ("accuracy", "uf1", "uar")
+
+
+def write_predictions(path: Path, ids: Sequence[str], labels, probabilities, class_names) -> None:
+    """One row per sample: id, true label, predicted label, then one probability per class."""
+    probabilities = np.asarray(probabilities)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "label", "predicted", *(f"prob_{c}" for c in class_names)])
+        for sample_id, label, probs in zip(ids, labels, probabilities):
+            writer.writerow([sample_id, int(label), int(probs.argmax()), *(f"{p:.6g}" for p in probs)])
+
+
+def read_predictions(path: Path) -> dict:
+    """Inverse of `write_predictions`: ids, labels, predicted and probabilities as arrays."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    body = rows[1:]
+    return {
+        "ids": [r[0] for r in body],
+        "labels": np.array([int(r[1]) for r in body], dtype=np.int64),
+        "predicted": np.array([int(r[2]) for r in body], dtype=np.int64),
+        "probabilities": np.array([[float(x) for x in r[3:]] for r in body], dtype=np.float64),
+    }
+
+
+def write_split_outputs(run_dir: Path, split: str, ids, labels, probabilities, class_names) -> dict:
+    """Predictions CSV, metrics JSON and confusion-matrix PNG of one split; returns the metrics."""
+    if len(ids) != len(labels):
+        raise ValueError(f"{split}: {len(ids)} ids but {len(labels)} predictions")
+    predicted = np.asarray(probabilities).argmax(axis=1)
+    metrics = classification_metrics(labels, predicted, class_names)
+    write_predictions(run_dir / f"predictions_{split}.csv", ids, labels, probabilities, class_names)
+    (run_dir / f"metrics_{split}.json").write_text(json.dumps(metrics, indent=2))
+    plot_confusion_matrix(
+        np.array(metrics["confusion_matrix"]), class_names, run_dir / f"confusion_{split}.png",
+        title=f"{split}: acc {metrics['accuracy']:.3f}  UF1 {metrics['uf1']:.3f}  UAR {metrics['uar']:.3f}",
+    )
+    return metrics
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """Mean and spread of the selected-epoch validation and the test metrics over all runs."""
+    out = {}
+    for metric in HEADLINE:
+        out[f"test_{metric}"] = summarize([r["test"][metric] for r in runs])
+        out[f"val_{metric}"] = summarize([r["best_val"][f"val_{metric}"] for r in runs])
+    return out
+
+
+def print_summary(console: Console, results: dict) -> None:
+    """A table of every run plus mean ± std rows."""
+    table = Table(title=f"{results['name']}: test split, checkpoint selected on validation")
+    for column in ("run", "best epoch", "val acc", "test acc", "test UF1", "test UAR", "minutes"):
+        table.add_column(column, justify="right" if column != "run" else "left")
+    for run in results["runs"]:
+        table.add_row(
+            run["run"], str(run["best_epoch"]), f"{run['best_val']['val_accuracy']:.4f}",
+            *(f"{run['test'][m]:.4f}" for m in HEADLINE), f"{run['train_minutes']:.1f}",
+        )
+    agg = results["aggregate"]
+    table.add_section()
+    table.add_row(
+        "mean ± std", "", _pm(agg["val_accuracy"]), *(_pm(agg[f"test_{m}"]) for m in HEADLINE), "",
+    )
+    console.print(table)
+
+
+def _pm(summary: dict) -> str:
+    return f"{summary['mean']:.4f} ± {summary['std']:.4f}"

@@ -1,0 +1,296 @@
+"""The training loop: warm-up + cosine schedule, AMP, clipping, NaN guard, logs, checkpoints, resume.
+
+Batches are `(images, GraphBatch | None, labels)` as produced by `fer_graph.data.dataset.collate_batch`;
+the model returns a `ModelOutput` and the loss returns `(total, {"ce", "ba"})`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from fer_graph.training.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+from fer_graph.training.config import ConfigError
+from fer_graph.training.logs import EpochLog, make_progress
+from fer_graph.training.metrics import classification_metrics
+
+EpochCallback = Callable[[dict, Path], None]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; the run stops instead of training on garbage."""
+
+
+@dataclass
+class EvalResult:
+    """Outputs of one pass over a split, in loader order."""
+
+    loss: float
+    labels: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+@dataclass
+class FitResult:
+    """What `Trainer.fit` leaves behind: the history and the epoch selected on validation."""
+
+    history: list[dict]
+    best_epoch: int
+    best_metrics: dict
+    best_path: Path
+    resumed_from: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> CUDA when present, else CPU; `cuda` without a GPU is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def build_optimizer(model: torch.nn.Module, train: dict) -> torch.optim.Optimizer:
+    """Adam, AdamW or SGD (Nesterov momentum) over the trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    lr, wd = train["lr"], train["weight_decay"]
+    if train["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if train["optimizer"] == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=train["momentum"], nesterov=True)
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
+    """Linear warm-up to 1, then cosine decay to `min_ratio` at `total_steps`."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def autocast(device: torch.device, amp: bool | str) -> contextlib.AbstractContextManager:
+    """bf16/fp16 autocast for the configured `train.amp`, or a no-op."""
+    if not amp:
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _to_device(batch: tuple, device: torch.device, channels_last: bool) -> tuple:
+    images, graphs, labels = batch
+    images = images.to(device, non_blocking=True)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    if graphs is not None:
+        graphs = graphs.to(device, non_blocking=True)
+    return images, graphs, labels.to(device, non_blocking=True)
+
+
+@torch.no_grad()
+def evaluate(model, loader: Iterable, loss_fn, device: torch.device, amp=False, channels_last=False) -> EvalResult:
+    """Run the model over a loader without gradients; returns loss, labels and probabilities."""
+    model.eval()
+    total_loss, count, labels, probs = 0.0, 0, [], []
+    for batch in loader:
+        images, graphs, targets = _to_device(batch, device, channels_last)
+        with autocast(device, amp):
+            output = model(images, graphs)
+            loss, _ = loss_fn(output, targets)
+        total_loss += float(loss) * len(targets)
+        count += len(targets)
+        labels.append(targets.cpu().numpy())
+        probs.append(torch.softmax(output.logits.float(), dim=1).cpu().numpy())
+    return EvalResult(
+        loss=total_loss / max(count, 1),
+        labels=np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64),
+        probabilities=np.concatenate(probs) if probs else np.zeros((0, 0), dtype=np.float32),
+    )
+
+
+class Trainer:
+    """Trains one model on one fold with one seed, selecting the checkpoint on validation.
+
+    Args:
+        model: the network (already on CPU; moved to the configured device here).
+        loss_fn: callable `(output, targets) -> (total, parts)`.
+        config: the resolved experiment config (saved into checkpoints).
+        run_dir: folder for checkpoints/, log.csv, tensorboard/.
+        class_names: names of the label ids, for per-class metrics.
+        console: where progress bars and epoch lines go.
+    """
+
+    def __init__(self, model, loss_fn, config: dict, run_dir: Path, class_names, console: Console | None = None):
+        self.train_cfg = config["train"]
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.class_names = list(class_names)
+        self.console = console or Console()
+        self.device = resolve_device(self.train_cfg["device"])
+        self.amp = self.train_cfg["amp"]
+        if self.amp == "fp16" and self.device.type != "cuda":
+            raise ConfigError("train.amp: fp16 needs a CUDA device; use bf16 on the CPU")
+        self.model = model.to(self.device)
+        if self.train_cfg["channels_last"]:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.loss_fn = loss_fn
+        self.optimizer = build_optimizer(self.model, self.train_cfg)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
+        self.ckpt_dir = self.run_dir / "checkpoints"
+
+    def _scheduler(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+        cfg = self.train_cfg
+        warmup, total = cfg["warmup_epochs"] * steps_per_epoch, cfg["epochs"] * steps_per_epoch
+        return torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(step, warmup, total, cfg["min_lr_ratio"])
+        )
+
+    def fit(self, train_loader, val_loader, on_epoch_end: EpochCallback | None = None) -> FitResult:
+        """Train for `train.epochs`, evaluating on validation every `train.eval_every` epochs.
+
+        With `train.resume` and a `checkpoints/last.pt` in the run folder, training continues
+        from it with model, optimizer, schedule, history and random states restored.
+        """
+        cfg = self.train_cfg
+        steps = len(train_loader)
+        if cfg["max_steps_per_epoch"]:
+            steps = min(steps, cfg["max_steps_per_epoch"])
+        scheduler = self._scheduler(steps)
+        history, best, start, resumed = [], {"epoch": 0, "val_accuracy": -1.0}, 0, None
+        last_path = self.ckpt_dir / "last.pt"
+        if cfg["resume"] and last_path.is_file():
+            state = load_checkpoint(last_path)
+            self.model.load_state_dict(state["state_dict"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            history, best, start = state["history"], state["best"], state["epoch"]
+            restore_rng_state(state["rng"])
+            resumed = start
+            self.console.print(f"resumed from {last_path} after epoch {start}")
+        log = EpochLog(self.run_dir)
+        try:
+            for epoch in range(start + 1, cfg["epochs"] + 1):
+                row = self._train_epoch(train_loader, scheduler, epoch, steps)
+                if epoch % cfg["eval_every"] == 0 or epoch == cfg["epochs"]:
+                    row.update(self._validate(val_loader))
+                    if row["val_accuracy"] > best["val_accuracy"]:
+                        best = {k: v for k, v in row.items() if not isinstance(v, dict)}
+                        self._save(self.ckpt_dir / "best.pt", epoch, row, scheduler, history, best, full=False)
+                history.append({k: v for k, v in row.items() if not isinstance(v, dict)})
+                log.write(history)
+                self._save(last_path, epoch, row, scheduler, history, best, full=True)
+                self._print_epoch(history[-1])
+                if on_epoch_end is not None:
+                    on_epoch_end(history[-1], self.ckpt_dir)
+        finally:
+            log.close()
+        return FitResult(history, best["epoch"], best, self.ckpt_dir / "best.pt", resumed)
+
+    def _train_epoch(self, loader, scheduler, epoch: int, steps: int) -> dict:
+        self.model.train()
+        cfg, started = self.train_cfg, time.perf_counter()
+        sums = {"loss": 0.0, "ce": 0.0, "ba": 0.0}
+        correct = seen = 0
+        if hasattr(loader.dataset, "set_epoch"):
+            loader.dataset.set_epoch(epoch)
+        with make_progress(self.console, cfg["progress"]) as progress:
+            task = progress.add_task(f"epoch {epoch}/{cfg['epochs']}", total=steps, loss=0.0, acc=0.0, ips=0.0)
+            for step, batch in enumerate(loader):
+                if step >= steps:
+                    break
+                images, graphs, targets = _to_device(batch, self.device, cfg["channels_last"])
+                with autocast(self.device, self.amp):
+                    output = self.model(images, graphs)
+                    loss, parts = self.loss_fn(output, targets)
+                if not torch.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"loss became {float(loss)} at epoch {epoch}, step {step + 1}: "
+                        "lower train.lr, set train.grad_clip, or turn off train.amp"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                if cfg["grad_clip"]:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg["grad_clip"])
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                scheduler.step()
+                n = len(targets)
+                sums["loss"] += float(loss) * n
+                for key in ("ce", "ba"):
+                    sums[key] += float(parts.get(key, 0.0)) * n
+                correct += int((output.logits.argmax(1) == targets).sum())
+                seen += n
+                ips = seen / (time.perf_counter() - started)
+                progress.update(task, advance=1, loss=sums["loss"] / seen, acc=correct / seen, ips=ips)
+        seconds = time.perf_counter() - started
+        return {
+            "epoch": epoch,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": sums["loss"] / max(seen, 1),
+            "train_ce": sums["ce"] / max(seen, 1),
+            "train_ba": sums["ba"] / max(seen, 1),
+            "train_accuracy": correct / max(seen, 1),
+            "images_per_s": seen / seconds,
+            "epoch_seconds": seconds,
+        }
+
+    def _validate(self, loader) -> dict:
+        result = self.evaluate(loader)
+        m = classification_metrics(result.labels, result.predicted, self.class_names)
+        return {"val_loss": result.loss, "val_accuracy": m["accuracy"], "val_uf1": m["uf1"], "val_uar": m["uar"]}
+
+    def evaluate(self, loader) -> EvalResult:
+        """Evaluate the current weights on a loader."""
+        return evaluate(self.model, loader, self.loss_fn, self.device, self.amp, self.train_cfg["channels_last"])
+
+    def _save(self, path: Path, epoch: int, row: dict, scheduler, history, best, full: bool) -> None:
+        payload = {
+            "state_dict": self.model.state_dict(),
+            "config": self.config,
+            "metrics": {k: v for k, v in row.items() if isinstance(v, (int, float))},
+            "epoch": epoch,
+            "class_names": self.class_names,
+        }
+        if full:
+            payload.update(
+                optimizer=self.optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                scaler=self.scaler.state_dict(),
+                history=history,
+                best=best,
+                rng=capture_rng_state(),
+            )
+        save_checkpoint(payload, path)
+
+    def _print_epoch(self, row: dict) -> None:
+        val = f"  val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" if "val_loss" in row else ""
+        self.console.print(
+            f"epoch {row['epoch']:>3}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
+            f"{val}  {row['images_per_s']:.0f} img/s  {row['epoch_seconds']:.1f}s"
+        )
+
+    def load_best(self, path: Path) -> dict:
+        """Load the selected checkpoint's weights into the model; returns the checkpoint."""
+        state = load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(state["state_dict"])
+        return state
