@@ -138,6 +138,7 @@ class FERGraphDataset(Dataset):
             known = graphs if isinstance(graphs, Mapping) else getattr(graphs, "ids", None)
             if known is not None:
                 _check_ids(self.ids, known, "graph", MissingGraphError)
+            _check_labels(self.ids, self.labels, graphs)
 
     @classmethod
     def from_index(cls, index: DatasetIndex, ids: Sequence[str], graphs: Any = None,
@@ -194,6 +195,17 @@ def _check_ids(ids: Sequence[str], known, what: str, error: type[Exception]) -> 
     if missing:
         raise error(f"{len(missing)} of {len(ids)} sample(s) have no {what}, first: {missing[0]!r}"
                     + (f", {missing[1]!r}" if len(missing) > 1 else ""))
+
+
+def _check_labels(ids: Sequence[str], labels: Sequence[int], graphs: Any) -> None:
+    """A graph store records each sample's label: a disagreement means a stale store."""
+    stored, row = getattr(graphs, "labels", None), getattr(graphs, "row", None)
+    if stored is None or row is None:
+        return
+    for sample_id, label in zip(ids, labels):
+        if int(stored[row(sample_id)]) != label:
+            raise ValueError(f"sample {sample_id!r} has label {label} but {_describe(graphs)} "
+                             f"says {int(stored[row(sample_id)])}: rebuild the graph store")
 
 
 def _describe(source: Any) -> str:

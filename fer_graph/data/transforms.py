@@ -83,7 +83,9 @@ def transform_graph(graph: BallGraph, affine: Affine) -> BallGraph:
     f[:, _COL["row"]], f[:, _COL["col"]] = moved[:, 0], moved[:, 1]
     f[:, _COL["row_norm"]] = norm_from_pixel(moved[:, 0], height)
     f[:, _COL["col_norm"]] = norm_from_pixel(moved[:, 1], width)
-    halves = f[:, [_COL["half_height"], _COL["half_width"]]] @ stretch.T
+    # half_width is (cols - 1) / 2 (features.py): stretch the continuous half extent cols / 2
+    halves = (f[:, [_COL["half_height"], _COL["half_width"]]] + 0.5) @ stretch.T - 0.5
+    halves = np.maximum(halves, 0.0)
     f[:, _COL["half_height"]], f[:, _COL["half_width"]] = halves[:, 0], halves[:, 1]
 
     # boxes as continuous extents [min, max + 1): centre and half extent per axis

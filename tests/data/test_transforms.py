@@ -27,7 +27,7 @@ def tiled_graph(image: np.ndarray, seed: int = 0) -> BallGraph:
             row, col = (r0 + r1 - 1) / 2, (c0 + c1 - 1) / 2
             cell[i, j] = len(boxes)
             boxes.append([r0, c0, r1 - 1, c1 - 1])
-            feats.append([row, col, (c1 - c0) / 2, (r1 - r0) / 2, patch.var(), patch.mean(), 0.0,
+            feats.append([row, col, (c1 - c0 - 1) / 2, (r1 - r0 - 1) / 2, patch.var(), patch.mean(), 0.0,
                           patch.max(), patch.min(), 1.0, row / (h - 1), col / (w - 1)])
     edges = sorted({tuple(sorted((cell[i, j], cell[i + di, j + dj])))
                     for (i, j) in cell for di, dj in ((0, 1), (1, 0)) if (i + di, j + dj) in cell})
@@ -115,7 +115,8 @@ def test_resized_crop_scales_graph(pair):
     central = (graph.boxes[:, :2] >= 12).all(1) & (graph.boxes[:, 2:] <= 35).all(1)
     want = (f[:, [COL["row"], COL["col"]]] + 0.5 - 12) * 2 - 0.5
     np.testing.assert_allclose(moved.features[central][:, [COL["row"], COL["col"]]], want[central], atol=1e-4)
-    np.testing.assert_allclose(moved.features[:, COL["half_width"]], f[:, COL["half_width"]] * 2, rtol=1e-6)
+    # half_width is (cols - 1) / 2: twice the columns give 2 * half_width + 0.5
+    np.testing.assert_allclose(moved.features[:, COL["half_width"]], f[:, COL["half_width"]] * 2 + 0.5, rtol=1e-6)
     np.testing.assert_array_equal(moved.boxes[central], (graph.boxes[central] - 12) * 2 + [0, 0, 1, 1])
 
 
