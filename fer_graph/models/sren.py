@@ -171,7 +171,13 @@ class SREN(nn.Module):
                 f"node_features={self.in_features}"
             )
         graph = build_graph(graphs, self.backend)
-        h = self.input_norm(graphs.x)
+        if self.training and graphs.num_nodes == 1:
+            # a lone node has no batch statistics: normalise it with the running ones
+            self.input_norm.eval()
+            h = self.input_norm(graphs.x)
+            self.input_norm.train()
+        else:
+            h = self.input_norm(graphs.x)
         guidance = guidance or {}
         for index, layer in enumerate(self.layers):
             h = layer(graph, h)

@@ -98,3 +98,13 @@ def test_auto_backend_picks_dgl_on_cpu_and_torch_elsewhere() -> None:
         resolve_backend("dgl", torch.device("cuda"))
     with pytest.raises(ValueError, match="graph_backend"):
         resolve_backend("pyg", torch.device("cpu"))
+
+
+def test_single_node_batch_trains_with_running_statistics() -> None:
+    graphs = GraphBatch(x=torch.rand(1, 12) * 100, edge_index=torch.zeros(2, 0, dtype=torch.long),
+                        graph_index=torch.zeros(1, dtype=torch.long), centers=torch.rand(1, 2), num_graphs=1)
+    model = SREN(in_features=12, hidden=8, num_layers=2, embed_dim=4, backend="torch")
+    out = model(graphs)
+    assert out.shape == (1, 4) and model.input_norm.training
+    model.eval()
+    torch.testing.assert_close(out, model(graphs))

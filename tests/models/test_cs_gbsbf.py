@@ -1,0 +1,85 @@
+"""The whole network: shapes, gradients to every part, ablations, and learning a tiny problem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fer_graph.models import CSGBSBFLoss, create_model
+
+from conftest import TINY
+
+
+@pytest.mark.parametrize("sizes", [[1], [1, 300, 17]])
+def test_output_shapes_and_dtypes(make_graphs, sizes: list[int]) -> None:
+    batch = len(sizes)
+    model = create_model({**TINY, "num_classes": 5})
+    out = model(torch.randn(batch, 3, 48, 48), make_graphs(sizes))
+    assert out.logits.shape == (batch, 5)
+    assert out.weights.shape == (batch, 4)
+    assert out.visual_components.shape == out.spatial_components.shape == (batch, 4, 16)
+    assert out.component_logits.shape == (batch, 4, 5)
+    assert out.feature_map.shape == (batch, 96, 2, 2)
+    for tensor in (out.logits, out.weights, out.visual_components, out.spatial_components, out.component_logits):
+        assert tensor.dtype == torch.float32 and torch.isfinite(tensor).all()
+    torch.testing.assert_close(out.component_logits, model.chn(out.visual_components))
+    torch.testing.assert_close(out.weights.sum(1), torch.ones(batch))
+
+
+def test_gradients_reach_every_part(make_graphs) -> None:
+    model = create_model({**TINY, "agm": {"mode": "spatial", "pairs": "all"}})
+    out = model(torch.randn(2, 3, 48, 48), make_graphs([5, 60]))
+    total, _ = CSGBSBFLoss()(out, torch.tensor([0, 3]))
+    total.backward()
+    for part in ("vren", "sren", "agm", "vrsn", "srsn", "chn"):
+        grads = [p.grad for p in getattr(model, part).parameters()]
+        assert all(g is not None for g in grads), part
+        assert sum(g.abs().sum() for g in grads) > 0, part
+    # SRSN reaches the loss only through RFN's weights W
+    assert model.srsn.weight.grad.abs().sum() > 0
+
+
+def test_ablations_without_srsn_and_vren_only(make_graphs) -> None:
+    images = torch.randn(3, 3, 48, 48)
+    model = create_model({**TINY, "srsn": False, "agm": {"enabled": False}})
+    assert model.sren is None and model.agm is None and model.srsn is None
+    out = model(images, None)
+    assert out.spatial_components is None and out.weights.shape == (3, 4)
+    CSGBSBFLoss()(out, torch.tensor([0, 1, 2]))[0].backward()
+    assert model.rfn.query.grad.abs().sum() > 0
+    baseline = create_model({"name": "vren_only", "backbone": "resnet18", "img_size": 48, "num_classes": 6})
+    out = baseline(images, make_graphs([2, 3, 4]))
+    assert out.logits.shape == (3, 6)
+    assert out.weights is None and out.visual_components is None and out.component_logits is None
+    with pytest.raises(ValueError, match="srsn"):
+        create_model({**TINY, "srsn": False})
+
+
+def test_forward_checks_graph_batch(make_graphs) -> None:
+    model = create_model(TINY)
+    with pytest.raises(ValueError, match="GraphBatch"):
+        model(torch.randn(2, 3, 48, 48), None)
+    with pytest.raises(ValueError, match="2 images but 3 graphs"):
+        model(torch.randn(2, 3, 48, 48), make_graphs([2, 2, 2]))
+    bad = create_model({**TINY, "node_features": 10})
+    with pytest.raises(ValueError, match="12 node features"):
+        bad(torch.randn(1, 3, 48, 48), make_graphs([4]))
+
+
+def test_a_few_steps_reduce_the_loss_on_a_separable_problem(make_graphs) -> None:
+    torch.manual_seed(0)
+    model = create_model({**TINY, "num_classes": 2})
+    targets = torch.tensor([0, 1] * 4)
+    # class 1 images are bright, class 0 dark
+    images = torch.randn(8, 3, 48, 48) * 0.1 + (targets.float() * 2 - 1).view(8, 1, 1, 1)
+    graphs = make_graphs([20] * 8, seed=4)
+    loss_fn = CSGBSBFLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(10):
+        total, _ = loss_fn(model(images, graphs), targets)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        losses.append(total.item())
+    assert losses[-1] < 0.7 * losses[0], losses
