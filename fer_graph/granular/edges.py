@@ -38,22 +38,25 @@ def box_edges(boxes: np.ndarray, height: int, width: int, touch: bool) -> np.nda
     n = boxes.shape[0]
     if n < 2:
         return np.empty((0, 2), dtype=np.int32)
-    # About two boxes per cell side on average keeps cell lists short.
-    cell = max(2, int(np.sqrt(height * width / n)) * 2)
-    grid_rows = height // cell + 1
-    grid_cols = width // cell + 1
+    # Cells about twice the mean ball side keep cell lists short; a power of two turns
+    # the many cell-index divisions into shifts.
+    shift = 1
+    while (1 << (shift + 1)) <= 2.0 * np.sqrt(height * width / n):
+        shift += 1
+    grid_rows = (height >> shift) + 1
+    grid_cols = (width >> shift) + 1
     counts = np.zeros(grid_rows * grid_cols + 1, dtype=np.int64)
     for i in range(n):
-        for gr in range(boxes[i, 0] // cell, (boxes[i, 2] + 1) // cell + 1):
-            for gc in range(boxes[i, 1] // cell, (boxes[i, 3] + 1) // cell + 1):
+        for gr in range(boxes[i, 0] >> shift, ((boxes[i, 2] + 1) >> shift) + 1):
+            for gc in range(boxes[i, 1] >> shift, ((boxes[i, 3] + 1) >> shift) + 1):
                 counts[gr * grid_cols + gc + 1] += 1
     for k in range(grid_rows * grid_cols):
         counts[k + 1] += counts[k]
     members = np.empty(counts[-1], dtype=np.int32)
     fill = counts[:-1].copy()
     for i in range(n):
-        for gr in range(boxes[i, 0] // cell, (boxes[i, 2] + 1) // cell + 1):
-            for gc in range(boxes[i, 1] // cell, (boxes[i, 3] + 1) // cell + 1):
+        for gr in range(boxes[i, 0] >> shift, ((boxes[i, 2] + 1) >> shift) + 1):
+            for gc in range(boxes[i, 1] >> shift, ((boxes[i, 3] + 1) >> shift) + 1):
                 members[fill[gr * grid_cols + gc]] = i
                 fill[gr * grid_cols + gc] += 1
 
@@ -65,14 +68,13 @@ def box_edges(boxes: np.ndarray, height: int, width: int, touch: bool) -> np.nda
         gr, gc = g // grid_cols, g % grid_cols
         for x in range(counts[g], counts[g + 1]):
             a = members[x]
+            ar0, ac0, ar1, ac1 = boxes[a, 0], boxes[a, 1], boxes[a, 2], boxes[a, 3]
             for y in range(x + 1, counts[g + 1]):
                 b = members[y]
-                top = max(boxes[a, 0], boxes[b, 0])
-                left = max(boxes[a, 1], boxes[b, 1])
-                if top // cell != gr or left // cell != gc:
+                br0, bc0, br1, bc1 = boxes[b, 0], boxes[b, 1], boxes[b, 2], boxes[b, 3]
+                if not is_edge(ar0, ac0, ar1, ac1, br0, bc0, br1, bc1, touch):
                     continue
-                if not is_edge(boxes[a, 0], boxes[a, 1], boxes[a, 2], boxes[a, 3],
-                               boxes[b, 0], boxes[b, 1], boxes[b, 2], boxes[b, 3], touch):
+                if (max(ar0, br0) >> shift) != gr or (max(ac0, bc0) >> shift) != gc:
                     continue
                 if found == capacity:
                     capacity *= 2

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+CELL_MULT = 0.7
+
 
 @numba.njit(cache=True)
 def _nearest(cr, cc, span_r, span_c):
@@ -23,7 +25,7 @@ def _nearest(cr, cc, span_r, span_c):
     cr, cc are doubled centre coordinates (row_min + row_max), so distances are integers.
     """
     n = cr.size
-    cell = max(2, int(np.sqrt(span_r * span_c / n)) * 2)
+    cell = max(2, int(np.sqrt(span_r * span_c / n) * CELL_MULT))
     grid_rows = span_r // cell + 1
     grid_cols = span_c // cell + 1
     starts = np.zeros(grid_rows * grid_cols + 1, dtype=np.int64)
@@ -42,12 +44,11 @@ def _nearest(cr, cc, span_r, span_c):
     limit = max(grid_rows, grid_cols)
     for i in range(n):
         gr, gc = cr[i] // cell, cc[i] // cell
+        # Distances from the centre to the near sides of its own cell.
+        up, down = cr[i] - gr * cell, (gr + 1) * cell - 1 - cr[i]
+        left, right = cc[i] - gc * cell, (gc + 1) * cell - 1 - cc[i]
         best, best_j = np.int64(1) << 62, -1
         for ring in range(limit + 1):
-            # Centres not yet scanned (ring >= this one) are more than (ring - 1) * cell
-            # away along one axis, so a best this close cannot be beaten or tied.
-            if best_j >= 0 and best <= (ring - 1) * cell:
-                break
             for r in range(gr - ring, gr + ring + 1):
                 if r < 0 or r >= grid_rows:
                     continue
@@ -64,6 +65,11 @@ def _nearest(cr, cc, span_r, span_c):
                                 if d < best or (d == best and j < best_j):
                                     best, best_j = d, j
                     c += step
+            # Centres outside rings 0..ring are at least this far along one axis; a
+            # strictly smaller best can be neither beaten nor tied by a lower index.
+            margin = min(min(up, down), min(left, right)) + ring * cell + 1
+            if best_j >= 0 and best < margin:
+                break
         nearest[i] = best_j
         best_dist[i] = best
     return nearest, best_dist

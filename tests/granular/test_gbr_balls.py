@@ -113,10 +113,17 @@ def test_reference_stop_keeps_some_untested_balls():
 
 
 def test_purity_tightening_is_capped_and_applied():
-    # A ramp: with a looser cap the ball cannot be smaller than with a strict one.
-    image = np.tile(np.arange(0, 40, 2, dtype=np.uint8), (20, 1))
-    loose, _ = grow(image, v_max=1e9, purity_growth=1.0)
-    strict, _ = grow(image, v_max=1e9, purity_growth=1.2, purity_cap=0.99)
-    area = lambda b: (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)  # noqa: E731
-    assert area(strict).max() < area(loose).max()
-    assert len(strict) > len(loose)
+    # Columns hold 0, 2, 4, ...: from a seed in column 10 (value 20) only columns 5..15 are
+    # within tau = 10, so a ball spanning 2k+1 columns (k > 5) has purity 11 / (2k+1).
+    image = np.tile(np.arange(0, 42, 2, dtype=np.uint8), (21, 1))
+    gradient = np.ones((21, 21), np.int16)
+    gradient[10, 10] = 0
+    # Fixed p = 0.7: 11/15 > 0.7 but 11/17 < 0.7, so the first ball spans columns 3..17.
+    fixed, _ = grow(image, gradient, tau=10.0, v_max=1e9, purity_growth=1.0)
+    assert fixed[0, 1] == 3 and fixed[0, 3] == 17
+    # p x 1.2 per kept step reaches the 0.99 cap after two steps: only pure widths remain.
+    tightening, _ = grow(image, gradient, tau=10.0, v_max=1e9, purity_growth=1.2)
+    assert tightening[0, 1] == 5 and tightening[0, 3] == 15
+    # The cap matters: with a cap of 1.0 purity 1 is never "> p" and growth stops earlier.
+    capped, _ = grow(image, gradient, tau=10.0, v_max=1e9, purity_growth=1.2, purity_cap=1.0)
+    assert capped[0, 3] - capped[0, 1] < 10
