@@ -11,21 +11,20 @@ from fer_graph.data.dataset import (
     FERGraphDataset, IndexImages, MissingGraphError, collate_batch, preload_images,
 )
 from fer_graph.data.readers import discover
+from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter, derive_geometry
 from fer_graph.data.transforms import build_transforms
-from fer_graph.granular.graph import NUM_FEATURES, BallGraph
+from fer_graph.granular.graph import NUM_FEATURES, BallGraph, GBRParams
 
 
 def strip_graph(image: np.ndarray, rows: int) -> BallGraph:
-    """Horizontal strips as nodes (a chain); node features carry the strip's mean."""
+    """Vertical strips as nodes (a chain); node features carry the strip's mean."""
     h, w = image.shape
-    cuts = np.linspace(0, h, rows + 1).astype(int)
-    boxes = np.array([[a, 0, b - 1, w - 1] for a, b in zip(cuts[:-1], cuts[1:])], np.int32)
+    cuts = np.linspace(0, w, rows + 1).astype(int)
+    boxes = np.array([[0, a, h - 1, b - 1] for a, b in zip(cuts[:-1], cuts[1:])], np.int32)
     feats = np.zeros((rows, NUM_FEATURES), np.float32)
-    feats[:, 0] = (boxes[:, 0] + boxes[:, 2]) / 2
-    feats[:, 1] = (w - 1) / 2
-    feats[:, 5] = [image[a:b].mean() for a, b in zip(cuts[:-1], cuts[1:])]
-    feats[:, -2] = feats[:, 0] / (h - 1)
-    feats[:, -1] = 0.5
+    # geometry exactly as the graph store derives it from the boxes
+    feats[:, [0, 1, 2, 3, 10, 11]] = derive_geometry(boxes, np.tile([h, w], (rows, 1)))
+    feats[:, 5] = [image[:, a:b].mean() for a, b in zip(cuts[:-1], cuts[1:])]
     edges = np.stack([np.arange(rows - 1), np.arange(1, rows)], 1).astype(np.int32)
     return BallGraph(boxes, feats, edges, (h, w))
 
@@ -59,7 +58,7 @@ def test_items_pair_each_image_with_its_own_graph(folder):
         torch.testing.assert_close(x[0], torch.from_numpy(images[sample.id]).float() / 255)
         assert graph is graphs[sample.id]
         # the graph describes this very image
-        np.testing.assert_allclose(graph.features[0, 5], images[sample.id][graph.boxes[0, 0]:graph.boxes[0, 2] + 1].mean(), rtol=1e-5)
+        np.testing.assert_allclose(graph.features[0, 5], images[sample.id][:, graph.boxes[0, 1]:graph.boxes[0, 3] + 1].mean(), rtol=1e-5)
 
 
 def test_preload_equals_lazy_reading(folder):
@@ -76,21 +75,45 @@ def test_preload_equals_lazy_reading(folder):
     assert resized.array.shape == (2, 48, 48)
 
 
-def test_missing_graph_names_the_id(folder):
+def write_store(path, graphs: dict, labels: dict) -> GraphStore:
+    ids = sorted(graphs)
+    with GraphStoreWriter(path, GBRParams(), ["c0", "c1", "c2"]) as writer:
+        writer.append(ids, [labels[i] for i in ids], ["train"] * len(ids),
+                      GraphArrays.from_graphs([graphs[i] for i in ids]))
+    return GraphStore(path)
+
+
+def test_missing_graph_names_the_id(folder, tmp_path):
     root, images, graphs = folder
     ids = sorted(images)
     lost = ids[3]
     partial = {i: g for i, g in graphs.items() if i != lost}
     with pytest.raises(MissingGraphError, match=lost):
         FERGraphDataset(images, partial, ids, [0] * 12)
+    store = write_store(tmp_path / "g.h5", partial, dict.fromkeys(partial, 0))
+    with pytest.raises(MissingGraphError, match=lost):
+        FERGraphDataset(images, store, ids, [0] * 12)
+    data = FERGraphDataset(images, store, ids[:3], [0] * 3)
+    with pytest.raises(KeyError, match=lost):
+        data.graph(lost)
 
-    class Store:  # a graph source that cannot list its ids: checked at lookup time
-        def get(self, sample_id):
-            raise KeyError(sample_id)
 
-    data = FERGraphDataset(images, Store(), ids, [0] * 12)
-    with pytest.raises(KeyError, match=ids[0]):
-        data[0]
+def test_graph_store_source_preloaded_and_label_checked(folder, tmp_path):
+    root, images, graphs = folder
+    index = discover(root)
+    labels = {s.id: s.label for s in index.samples}
+    store = write_store(tmp_path / "g.h5", graphs, labels)
+    ids = [s.id for s in index.samples]
+    data = FERGraphDataset.from_index(index, ids, graphs=store, preload=True)
+    assert store._memory is not None  # load_all ran: lookups no longer read the file
+    for pos, sample_id in enumerate(ids):
+        _, graph, label = data[pos]
+        assert label == labels[sample_id]
+        np.testing.assert_array_equal(graph.boxes, graphs[sample_id].boxes)
+        np.testing.assert_array_equal(graph.edges, graphs[sample_id].edges)
+    stale = write_store(tmp_path / "stale.h5", graphs, {i: (labels[i] + 1) % 3 for i in ids})
+    with pytest.raises(ValueError, match="rebuild the graph store"):
+        FERGraphDataset.from_index(index, ids, graphs=stale)
 
 
 def test_graphs_follow_augmentation_and_are_reproducible(folder):
@@ -100,7 +123,7 @@ def test_graphs_follow_augmentation_and_are_reproducible(folder):
     data = FERGraphDataset(images, graphs, ids, list(range(12)), transform=train, seed=1)
     x, graph, _ = data[5]
     torch.testing.assert_close(x[0], (torch.from_numpy(images[ids[5]][:, ::-1].copy()).float() / 255 - 0.5) / 0.5)
-    np.testing.assert_allclose(graph.features[:, -1], 1 - graphs[ids[5]].features[:, -1])
+    np.testing.assert_allclose(graph.features[:, -1], 1 - graphs[ids[5]].features[:, -1], atol=1e-6)
     padded, _ = build_transforms({"image_size": 24, "in_chans": 1, "augmentation": {"padding": 3}})
     data = FERGraphDataset(images, graphs, ids, list(range(12)), transform=padded, seed=1)
     first = [data[k][0] for k in range(12)]
