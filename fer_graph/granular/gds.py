@@ -15,7 +15,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-CELL_MULT = 0.7
+
+@numba.njit(cache=True, inline="always")
+def _scan_cell(g, i, cr, cc, starts, members, best, best_j):
+    # Closest centre to i among the members of grid cell g (ties -> lower index).
+    for x in range(starts[g], starts[g + 1]):
+        j = members[x]
+        d = abs(cr[i] - cr[j]) + abs(cc[i] - cc[j])
+        if j != i and (d < best or (d == best and j < best_j)):
+            best, best_j = d, j
+    return best, best_j
 
 
 @numba.njit(cache=True)
@@ -23,53 +32,52 @@ def _nearest(cr, cc, span_r, span_c):
     """Index of each centre's nearest other centre (Manhattan; ties -> lower index).
 
     cr, cc are doubled centre coordinates (row_min + row_max), so distances are integers.
+    Cells are scanned in growing square rings until no unscanned centre can be as close.
     """
     n = cr.size
-    cell = max(2, int(np.sqrt(span_r * span_c / n) * CELL_MULT))
+    # Measured on face graphs: ~0.7x the mean spacing balances cells scanned vs centres tested.
+    cell = max(2, int(np.sqrt(span_r * span_c / n) * 0.7))
     grid_rows = span_r // cell + 1
     grid_cols = span_c // cell + 1
+    cell_r = cr // cell
+    cell_c = cc // cell
     starts = np.zeros(grid_rows * grid_cols + 1, dtype=np.int64)
     for i in range(n):
-        starts[(cr[i] // cell) * grid_cols + cc[i] // cell + 1] += 1
+        starts[cell_r[i] * grid_cols + cell_c[i] + 1] += 1
     for k in range(grid_rows * grid_cols):
         starts[k + 1] += starts[k]
     members = np.empty(n, dtype=np.int64)
     fill = starts[:-1].copy()
     for i in range(n):
-        g = (cr[i] // cell) * grid_cols + cc[i] // cell
+        g = cell_r[i] * grid_cols + cell_c[i]
         members[fill[g]] = i
         fill[g] += 1
     nearest = np.empty(n, dtype=np.int64)
     best_dist = np.empty(n, dtype=np.int64)
     limit = max(grid_rows, grid_cols)
     for i in range(n):
-        gr, gc = cr[i] // cell, cc[i] // cell
-        # Distances from the centre to the near sides of its own cell.
-        up, down = cr[i] - gr * cell, (gr + 1) * cell - 1 - cr[i]
-        left, right = cc[i] - gc * cell, (gc + 1) * cell - 1 - cc[i]
-        best, best_j = np.int64(1) << 62, -1
-        for ring in range(limit + 1):
-            for r in range(gr - ring, gr + ring + 1):
-                if r < 0 or r >= grid_rows:
-                    continue
-                edge_row = r == gr - ring or r == gr + ring
-                step = 1 if edge_row else 2 * ring
-                c = gc - ring
-                while c <= gc + ring:
-                    if 0 <= c < grid_cols:
-                        g = r * grid_cols + c
-                        for x in range(starts[g], starts[g + 1]):
-                            j = members[x]
-                            if j != i:
-                                d = abs(cr[i] - cr[j]) + abs(cc[i] - cc[j])
-                                if d < best or (d == best and j < best_j):
-                                    best, best_j = d, j
-                    c += step
-            # Centres outside rings 0..ring are at least this far along one axis; a
-            # strictly smaller best can be neither beaten nor tied by a lower index.
-            margin = min(min(up, down), min(left, right)) + ring * cell + 1
-            if best_j >= 0 and best < margin:
+        gr, gc = cell_r[i], cell_c[i]
+        # Distance from the centre to the nearest side of its own cell.
+        inner = min(min(cr[i] - gr * cell, (gr + 1) * cell - 1 - cr[i]),
+                    min(cc[i] - gc * cell, (gc + 1) * cell - 1 - cc[i]))
+        best, best_j = np.int64(1) << 62, np.int64(-1)
+        best, best_j = _scan_cell(gr * grid_cols + gc, i, cr, cc, starts, members, best, best_j)
+        for ring in range(1, limit + 1):
+            # Centres outside rings 0..ring-1 are at least inner + (ring-1)*cell + 1 away
+            # along one axis: a strictly smaller best can be neither beaten nor tied.
+            if best_j >= 0 and best < inner + (ring - 1) * cell + 1:
                 break
+            c_lo, c_hi = max(gc - ring, 0), min(gc + ring, grid_cols - 1)
+            for r in (gr - ring, gr + ring):
+                if 0 <= r < grid_rows:
+                    for c in range(c_lo, c_hi + 1):
+                        best, best_j = _scan_cell(r * grid_cols + c, i, cr, cc, starts,
+                                                  members, best, best_j)
+            for r in range(max(gr - ring + 1, 0), min(gr + ring - 1, grid_rows - 1) + 1):
+                for c in (gc - ring, gc + ring):
+                    if 0 <= c < grid_cols:
+                        best, best_j = _scan_cell(r * grid_cols + c, i, cr, cc, starts,
+                                                  members, best, best_j)
         nearest[i] = best_j
         best_dist[i] = best
     return nearest, best_dist
