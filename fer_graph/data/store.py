@@ -1,24 +1,28 @@
-"""One HDF5 file per dataset holding every sample's granular-ball graph.
+"""One HDF5 file per dataset holding every sample's granular-ball graph, compactly.
 
 Layout (``FORMAT`` version 1); G graphs, N nodes and E edges in total::
 
     /                       attrs: format, format_version, fer_graph_version, params (JSON
                             GBRParams), feature_names (JSON), layout, root
     /class_names   (C,)     str
-    /graphs/ids    (G,)     str, sorted as written (the builder writes them sorted by id)
+    /graphs/ids    (G,)     str, in the order written (the builder sorts them by id)
     /graphs/labels (G,)     int16
     /graphs/splits (G,)     uint8 code into attr ``names`` (JSON list)
     /graphs/node_offsets (G+1,) int64  graph g owns nodes [off[g], off[g+1])
     /graphs/edge_offsets (G+1,) int64  graph g owns edges [off[g], off[g+1])
     /graphs/image_shape  (G, 2) uint16
-    /nodes/boxes    (N, 4)  uint8 if every image side <= 256, else uint16
-    /nodes/features (N, 12) float16 (default) or float32
-    /edges/index    (E, 2)  uint16 node ids local to their graph (uint32 if max_nodes >= 65536)
+    /nodes/boxes   (N, 4)   uint8 if images are resized to <= 256 px, else uint16
+    /nodes/stats   (N, 4)   float16 (default) or float32: variance, mean, skewness, entropy
+    /nodes/extrema (N, 2)   uint8: max, min (integer grey levels of the blurred uint8 image)
+    /nodes/degree  (N,)     uint16: edges (i, j) with i = this node (edges are sorted, i < j)
+    /edges/dst     (E,)     uint16 local j of each edge (uint32 if max_nodes >= 65536)
     /failures/{ids,paths,reasons} (F,) str   samples that could not be built
 
-float16 rounding (the only loss): values keep 11 significant bits (relative error <= 2^-11,
-about 4.9e-4); integers up to 2048 and half-integers up to 1024 (all pixel geometry of images
-up to 1024 px) are exact. Node and edge arrays are chunked with shuffle + lzf compression.
+Geometry columns (row, col, half_width, half_height, row_norm, col_norm) are recomputed from
+the boxes on read, exactly as ``fer_graph.granular.features`` computes them (the writer
+checks that they match, so a builder change cannot silently corrupt a store). The only loss
+is float16 rounding of the four statistics: 11 significant bits (relative error <= 2^-11,
+about 4.9e-4). Node and edge arrays are chunked with shuffle + lzf compression by default.
 """
 
 from __future__ import annotations
@@ -38,7 +42,12 @@ from fer_graph.granular.graph import FEATURE_NAMES, NUM_FEATURES, BallGraph, GBR
 FORMAT = "fer_graph.graph_store"
 FORMAT_VERSION = 1
 _STR = h5py.string_dtype("utf-8")
-_CHUNK_ROWS = 1 << 14
+_CHUNK_ROWS = 1 << 12  # small chunks keep one random get() cheap under compression
+GEOMETRY = [FEATURE_NAMES.index(n) for n in
+            ("row", "col", "half_width", "half_height", "row_norm", "col_norm")]
+STATS = [FEATURE_NAMES.index(n) for n in ("variance", "mean", "skewness", "entropy")]
+EXTREMA = [FEATURE_NAMES.index(n) for n in ("max", "min")]
+NODE_ARRAYS = ("boxes", "stats", "extrema", "degree")
 
 
 def box_dtype(params: GBRParams) -> np.dtype:
@@ -60,9 +69,28 @@ def cast_features(features: np.ndarray, dtype: str | np.dtype) -> np.ndarray:
     return features.astype(dtype, copy=False)
 
 
+def derive_geometry(boxes: np.ndarray, image_shape: np.ndarray) -> np.ndarray:
+    """(N, 6) float32 row, col, half_width, half_height, row_norm, col_norm of boxes.
+
+    ``image_shape`` is (2,) for all boxes or (N, 2) per box. Same float64 arithmetic as the
+    builder, so the float32 results are bit-identical.
+    """
+    boxes = np.asarray(boxes)
+    shape = np.asarray(image_shape, dtype=np.float64)
+    out = np.empty((boxes.shape[0], 6), dtype=np.float32)
+    row = 0.5 * (boxes[:, 0] + boxes[:, 2].astype(np.float64))
+    col = 0.5 * (boxes[:, 1] + boxes[:, 3].astype(np.float64))
+    out[:, 0], out[:, 1] = row, col
+    out[:, 2] = 0.5 * (boxes[:, 3] - boxes[:, 1].astype(np.float64))
+    out[:, 3] = 0.5 * (boxes[:, 2] - boxes[:, 0].astype(np.float64))
+    out[:, 4] = row * (1.0 / np.maximum(shape[..., 0] - 1, 1))
+    out[:, 5] = col * (1.0 / np.maximum(shape[..., 1] - 1, 1))
+    return out
+
+
 @dataclass
 class GraphArrays:
-    """Many graphs as concatenated arrays (node/edge offsets per graph), in stored dtypes."""
+    """Many graphs as concatenated arrays (graph g's rows follow the counts before it)."""
 
     node_counts: np.ndarray
     edge_counts: np.ndarray
@@ -88,6 +116,62 @@ def _concat(parts: list[np.ndarray], empty_shape: tuple[int, int], dtype) -> np.
     return np.concatenate(parts) if parts else np.zeros(empty_shape, dtype=dtype)
 
 
+def encode(arrays: GraphArrays, params: GBRParams, feature_dtype: str = "float16") -> dict:
+    """The stored form of concatenated graphs (see the module docstring).
+
+    Raises:
+        ValueError: values that the compact form cannot hold exactly (out-of-range boxes or
+            node ids, non-integer extrema, geometry or edge order unlike the builder's).
+    """
+    nodes = int(arrays.node_counts.sum())
+    shapes = np.asarray(arrays.image_shapes).reshape(-1, 2)
+    if len(shapes) and (shapes == shapes[0]).all():
+        shapes = shapes[0]  # one size for all (the usual resized dataset): no per-node copy
+    else:
+        shapes = np.repeat(shapes, arrays.node_counts, axis=0)
+    features = np.asarray(arrays.features, dtype=np.float32).reshape(nodes, NUM_FEATURES)
+    boxes = np.asarray(arrays.boxes).reshape(nodes, 4)
+    boxes_t, edges_t = box_dtype(params), edge_dtype(params)
+    if nodes and (boxes.max() > np.iinfo(boxes_t).max or boxes.min() < 0):
+        raise ValueError(f"box coordinates outside {boxes_t} (image_size {params.image_size})")
+    if not np.array_equal(derive_geometry(boxes, shapes), features[:, GEOMETRY]):
+        raise ValueError("node geometry differs from the box centres/half-sizes the store derives")
+    extrema = features[:, EXTREMA]
+    extrema_u8 = extrema.astype(np.uint8)
+    if not np.array_equal(extrema_u8, extrema):
+        raise ValueError("max/min features are not integer grey levels 0-255")
+    edges = np.asarray(arrays.edges).reshape(-1, 2)
+    if edges.size and edges.max() > np.iinfo(edges_t).max:
+        raise ValueError(f"node ids exceed {edges_t} (max_nodes {params.max_nodes})")
+    node_start = np.repeat(np.cumsum(arrays.node_counts) - arrays.node_counts, arrays.edge_counts)
+    src = edges[:, 0].astype(np.int64) + node_start  # global ids: sorted iff each graph's are
+    if np.any(np.diff(src) < 0) or np.any(edges[:, 0] >= edges[:, 1]):
+        raise ValueError("edges must be i < j and sorted by i within each graph")
+    return {
+        "node_counts": np.asarray(arrays.node_counts, dtype=np.int64),
+        "edge_counts": np.asarray(arrays.edge_counts, dtype=np.int64),
+        "image_shapes": np.asarray(arrays.image_shapes, dtype=np.int64).reshape(-1, 2),
+        "boxes": boxes.astype(boxes_t),
+        "stats": cast_features(features[:, STATS], feature_dtype),
+        "extrema": extrema_u8,
+        "degree": np.bincount(src, minlength=nodes).astype(np.uint16),
+        "dst": edges[:, 1].astype(edges_t),
+    }
+
+
+def decode(boxes, stats, extrema, degree, dst, image_shape: tuple[int, int]) -> BallGraph:
+    """One graph from its stored rows (the inverse of ``encode``)."""
+    boxes = np.asarray(boxes, dtype=np.int32)
+    features = np.empty((boxes.shape[0], NUM_FEATURES), dtype=np.float32)
+    features[:, GEOMETRY] = derive_geometry(boxes, image_shape)
+    features[:, STATS] = stats
+    features[:, EXTREMA] = extrema
+    src = np.repeat(np.arange(boxes.shape[0], dtype=np.int32), np.asarray(degree, dtype=np.int64))
+    edges = np.stack([src, np.asarray(dst, dtype=np.int32)], axis=1)
+    return BallGraph(boxes=boxes, features=features, edges=edges,
+                     image_shape=(int(image_shape[0]), int(image_shape[1])))
+
+
 class GraphStoreWriter:
     """Writes a graph store; used by one process only (HDF5 has a single writer).
 
@@ -109,9 +193,8 @@ class GraphStoreWriter:
     ) -> None:
         self.path = Path(path)
         self.params = params
-        self._box_dtype = box_dtype(params)
-        self._edge_dtype = edge_dtype(params)
-        self._file = h5py.File(self.path, "w", track_order=False)
+        self.feature_dtype = feature_dtype
+        self._file = h5py.File(self.path, "w")
         f = self._file
         f.attrs.update({
             "format": FORMAT, "format_version": FORMAT_VERSION,
@@ -128,34 +211,43 @@ class GraphStoreWriter:
         self._edge_offsets = [0]
         self._shapes: list[np.ndarray] = []
         self._failures: list[tuple[str, str, str]] = []
-        opts = dict(compression=compression, shuffle=compression is not None)
-        self._boxes = f.create_dataset("nodes/boxes", (0, 4), self._box_dtype, maxshape=(None, 4),
-                                       chunks=(_CHUNK_ROWS, 4), **opts)
-        self._features = f.create_dataset(
-            "nodes/features", (0, NUM_FEATURES), np.dtype(feature_dtype),
-            maxshape=(None, NUM_FEATURES), chunks=(_CHUNK_ROWS, NUM_FEATURES), **opts)
-        self._edges = f.create_dataset("edges/index", (0, 2), self._edge_dtype, maxshape=(None, 2),
-                                       chunks=(_CHUNK_ROWS, 2), **opts)
+        columns = {"boxes": (4, box_dtype(params)), "stats": (len(STATS), np.dtype(feature_dtype)),
+                   "extrema": (2, np.uint8), "degree": (None, np.uint16),
+                   "dst": (None, edge_dtype(params))}
+        self._data = {}
+        for name, (width, dtype) in columns.items():
+            tail = () if width is None else (width,)
+            group = "edges" if name == "dst" else "nodes"
+            self._data[name] = f.create_dataset(
+                f"{group}/{name}", (0, *tail), dtype, maxshape=(None, *tail),
+                chunks=(_CHUNK_ROWS, *tail), compression=compression,
+                shuffle=compression is not None)
 
     def append(self, ids: Sequence[str], labels: Sequence[int], splits: Sequence[str],
                arrays: GraphArrays) -> None:
         """Append graphs (``arrays`` holds them concatenated, in the order of ``ids``)."""
-        if not len(ids) == len(labels) == len(splits) == len(arrays.node_counts):
+        self.append_encoded(ids, labels, splits, encode(arrays, self.params, self.feature_dtype))
+
+    def append_encoded(self, ids: Sequence[str], labels: Sequence[int], splits: Sequence[str],
+                       encoded: dict) -> None:
+        """Append graphs already in stored form (``encode`` output, e.g. from a worker)."""
+        if not len(ids) == len(labels) == len(splits) == len(encoded["node_counts"]):
             raise ValueError("ids, labels, splits and graphs differ in length")
-        if arrays.boxes.size and arrays.boxes.max() > np.iinfo(self._box_dtype).max:
-            raise ValueError(f"box coordinates exceed {self._box_dtype} (image_size {self.params.image_size})")
-        if arrays.edges.size and arrays.edges.max() > np.iinfo(self._edge_dtype).max:
-            raise ValueError(f"node ids exceed {self._edge_dtype} (max_nodes {self.params.max_nodes})")
         self._ids.extend(ids)
         self._labels.extend(int(x) for x in labels)
         self._splits.extend(splits)
-        for counts, offsets in ((arrays.node_counts, self._node_offsets),
-                                (arrays.edge_counts, self._edge_offsets)):
+        for counts, offsets in ((encoded["node_counts"], self._node_offsets),
+                                (encoded["edge_counts"], self._edge_offsets)):
             offsets.extend((offsets[-1] + np.cumsum(counts)).tolist())
-        self._shapes.append(np.asarray(arrays.image_shapes).reshape(-1, 2))
-        _extend(self._boxes, arrays.boxes)
-        _extend(self._features, cast_features(arrays.features, self._features.dtype))
-        _extend(self._edges, arrays.edges)
+        self._shapes.append(np.asarray(encoded["image_shapes"]).reshape(-1, 2))
+        for name, dataset in self._data.items():
+            rows = np.asarray(encoded[name])
+            if rows.dtype != dataset.dtype:
+                raise ValueError(f"{name} is {rows.dtype}, the store holds {dataset.dtype}")
+            start = dataset.shape[0]
+            dataset.resize(start + rows.shape[0], axis=0)
+            if rows.shape[0]:
+                dataset[start:] = rows
 
     def add_failures(self, records: Iterable[tuple[str, str, str]]) -> None:
         """Record samples that could not be built, as (id, path, reason)."""
@@ -188,15 +280,8 @@ class GraphStoreWriter:
         self.close()
 
 
-def _extend(dataset: h5py.Dataset, rows: np.ndarray) -> None:
-    start = dataset.shape[0]
-    dataset.resize(start + rows.shape[0], axis=0)
-    if rows.shape[0]:
-        dataset[start:] = rows.astype(dataset.dtype, copy=False)
-
-
 class GraphStore:
-    """Read-only access to a graph store; ``get(id)`` is one dict lookup plus three slices.
+    """Read-only access to a graph store; ``get(id)`` is one dict lookup plus five slices.
 
     Safe to pickle (e.g. into DataLoader workers): the HDF5 handle is reopened lazily.
     """
@@ -206,7 +291,8 @@ class GraphStore:
         if not self.path.is_file():
             raise FileNotFoundError(f"graph store not found: {self.path}")
         self._file: h5py.File | None = None
-        self._memory: GraphArrays | None = None
+        self._handles: dict[str, h5py.Dataset] | None = None
+        self._memory: dict[str, np.ndarray] | None = None
         f = self._open()
         if f.attrs.get("format") != FORMAT:
             self.close()
@@ -253,35 +339,29 @@ class GraphStore:
         """The graph at a position (0 <= row < len)."""
         n0, n1 = self.node_offsets[row], self.node_offsets[row + 1]
         e0, e1 = self.edge_offsets[row], self.edge_offsets[row + 1]
-        src = self._memory
-        if src is None:
-            f = self._open()
-            src_boxes, src_features, src_edges = f["nodes/boxes"], f["nodes/features"], f["edges/index"]
-        else:
-            src_boxes, src_features, src_edges = src.boxes, src.features, src.edges
-        return BallGraph(
-            boxes=np.asarray(src_boxes[n0:n1], dtype=np.int32),
-            features=np.asarray(src_features[n0:n1], dtype=np.float32),
-            edges=np.asarray(src_edges[e0:e1], dtype=np.int32).reshape(-1, 2),
-            image_shape=(int(self.image_shapes[row, 0]), int(self.image_shapes[row, 1])),
-        )
+        src = self._memory if self._memory is not None else self._datasets()
+        return decode(src["boxes"][n0:n1], src["stats"][n0:n1], src["extrema"][n0:n1],
+                      src["degree"][n0:n1], src["dst"][e0:e1], tuple(self.image_shapes[row]))
 
-    def load_all(self) -> GraphArrays:
-        """Read every node and edge array into memory (stored dtypes); later ``get`` calls use it."""
-        if self._memory is None:
+    def _datasets(self) -> dict:
+        if self._handles is None:  # group lookups cost more than the slices: do them once
             f = self._open()
-            self._memory = GraphArrays(
-                node_counts=np.diff(self.node_offsets), edge_counts=np.diff(self.edge_offsets),
-                boxes=f["nodes/boxes"][()], features=f["nodes/features"][()],
-                edges=f["edges/index"][()], image_shapes=self.image_shapes,
-            )
-        return self._memory
+            self._handles = {name: f[f"nodes/{name}"] for name in NODE_ARRAYS} | {"dst": f["edges/dst"]}
+        return self._handles
+
+    def load_all(self) -> "GraphStore":
+        """Read every node and edge array into memory (stored form, a fraction of float32
+        features); later ``get`` calls never touch the file. Returns the store."""
+        if self._memory is None:
+            self._memory = {name: dataset[()] for name, dataset in self._datasets().items()}
+        return self
 
     def bytes_per_graph(self) -> float:
         """File size divided by the number of graphs."""
         return self.path.stat().st_size / max(len(self), 1)
 
     def close(self) -> None:
+        self._handles = None
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -294,7 +374,7 @@ class GraphStore:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_file"] = None
+        state["_file"] = state["_handles"] = None
         return state
 
 

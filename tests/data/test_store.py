@@ -19,7 +19,12 @@ def _graph(rng: np.random.Generator, nodes: int, edges: int, side: int = 48) -> 
     ends = np.minimum(starts + rng.integers(0, 8, (nodes, 2)), side - 1)
     boxes = np.concatenate([starts, ends], axis=1).astype(np.int32)
     features = rng.normal(0, 60, (nodes, NUM_FEATURES)).astype(np.float32)
-    features[:, :2] = (boxes[:, :2] + boxes[:, 2:]) / 2  # half-integer geometry, as built
+    # geometry and extrema follow the builder's conventions (fer_graph.granular.features)
+    b = boxes.astype(np.float64)
+    row, col = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    features[:, [0, 1, 2, 3]] = np.stack([row, col, (b[:, 3] - b[:, 1]) / 2, (b[:, 2] - b[:, 0]) / 2], 1)
+    features[:, 10], features[:, 11] = row * (1.0 / (side - 1)), col * (1.0 / (side - 1))
+    features[:, [7, 8]] = rng.integers(0, 256, (nodes, 2))
     pairs = np.sort(rng.integers(0, max(nodes, 1), (edges, 2)), axis=1)
     pairs = np.unique(pairs[pairs[:, 0] < pairs[:, 1]], axis=0).astype(np.int32).reshape(-1, 2)
     return BallGraph(boxes, features, pairs, (side, side))
@@ -50,7 +55,8 @@ def _assert_equal(got: BallGraph, want: BallGraph, exact_features: bool) -> None
         assert np.array_equal(got.features, want.features)
     else:  # documented float16 rounding: relative error <= 2^-11
         assert np.allclose(got.features, want.features, rtol=2.0**-11, atol=2.0**-24)
-        assert np.array_equal(got.features[:, :2], want.features[:, :2])  # half-integers exact
+        exact = [0, 1, 2, 3, 7, 8, 10, 11]  # geometry and extrema are stored losslessly
+        assert np.array_equal(got.features[:, exact], want.features[:, exact])
 
 
 def test_round_trip_equals_input(tmp_path, graphs):
@@ -69,8 +75,8 @@ def test_round_trip_equals_input(tmp_path, graphs):
         assert "s02.png" in store and "nope.png" not in store
         with pytest.raises(KeyError, match="nope.png"):
             store.get("nope.png")
-        memory = store.load_all()
-        assert memory.node_counts.tolist() == [graphs[i].num_nodes for i in ids]
+        assert store.load_all() is store
+        assert np.diff(store.node_offsets).tolist() == [graphs[i].num_nodes for i in ids]
         for sample_id in ids:
             _assert_equal(store.get(sample_id), graphs[sample_id], exact_features=False)
 
@@ -85,9 +91,9 @@ def test_float32_features_are_exact(tmp_path, graphs):
 def test_small_dtypes_and_layout_on_disk(tmp_path, graphs):
     _write(tmp_path / "g.h5", graphs)
     with h5py.File(tmp_path / "g.h5") as f:
-        assert f["nodes/boxes"].dtype == np.uint8
-        assert f["nodes/features"].dtype == np.float16
-        assert f["edges/index"].dtype == np.uint16
+        assert f["nodes/boxes"].dtype == np.uint8 and f["nodes/extrema"].dtype == np.uint8
+        assert f["nodes/stats"].dtype == np.float16 and f["nodes/stats"].shape[1] == 4
+        assert f["edges/dst"].dtype == np.uint16 and f["edges/dst"].ndim == 1
         counts = [graphs[i].num_nodes for i in sorted(graphs)]
         assert f["graphs/node_offsets"][()].tolist() == np.concatenate([[0], np.cumsum(counts)]).tolist()
         assert json.loads(f.attrs["params"]) == GBRParams().to_dict()
@@ -99,7 +105,7 @@ def test_large_images_use_wide_boxes_and_reject_overflow(tmp_path):
     _write(tmp_path / "big.h5", big, params=GBRParams(image_size=None))
     with GraphStore(tmp_path / "big.h5") as store:
         _assert_equal(store.get("big.png"), big["big.png"], exact_features=False)
-    with pytest.raises(ValueError, match="exceed uint8"):
+    with pytest.raises(ValueError, match="outside uint8"):
         _write(tmp_path / "bad.h5", big, params=GBRParams(image_size=48))
 
 
@@ -126,3 +132,13 @@ def test_float16_overflow_is_refused(tmp_path):
     with pytest.raises(ValueError, match="float16 range"):
         _write(tmp_path / "g.h5", {"a.png": graph})
     _write(tmp_path / "g32.h5", {"a.png": graph}, feature_dtype="float32")
+
+
+def test_graphs_unlike_the_builder_are_refused(tmp_path):
+    graph = _graph(np.random.default_rng(3), 4, 6)
+    shifted = BallGraph(graph.boxes, graph.features + np.float32(0.25), graph.edges, graph.image_shape)
+    with pytest.raises(ValueError, match="geometry"):
+        _write(tmp_path / "a.h5", {"a.png": shifted})
+    unsorted = BallGraph(graph.boxes, graph.features, graph.edges[::-1].copy(), graph.image_shape)
+    with pytest.raises(ValueError, match="sorted"):
+        _write(tmp_path / "b.h5", {"b.png": unsorted})
