@@ -58,8 +58,10 @@ def draw_graph_overlay(
         fig, ax = plt.subplots(figsize=(6, 5.2))
     fig = ax.figure
     height, width = graph.image_shape
-    ax.imshow(_grey(image), cmap="gray", extent=(-0.5, width - 0.5, height - 0.5, -0.5),
-              interpolation="nearest")
+    # The face is dimmed over black so white edges and bright rectangles stay visible.
+    ax.set_facecolor("black")
+    ax.imshow(_grey(image), cmap="gray", vmin=0, vmax=255, alpha=0.6,
+              extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
     values = graph.features[:, FEATURE_NAMES.index(feature)].astype(np.float64)
     norm = plt.Normalize(values.min(), values.max() if values.max() > values.min() else values.min() + 1)
     rects = [Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1)
@@ -76,7 +78,8 @@ def draw_graph_overlay(
     fig.colorbar(dots, ax=ax, fraction=0.046, pad=0.03, label=feature)
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
-    ax.set_axis_off()
+    ax.set_xticks([])
+    ax.set_yticks([])
     ax.set_title(title if title is not None
                  else f"{graph.num_nodes} nodes, {graph.num_edges} edges, colour: {feature}")
     return fig
