@@ -104,13 +104,19 @@ class GraphConv(nn.Module):
 
 
 def graph_readout(h: torch.Tensor, graph_index: torch.Tensor, num_graphs: int) -> torch.Tensor:
-    """Per-graph [mean | max] of node features, (num_graphs, 2 * F)."""
+    """Per-graph [mean | max] of node features, (num_graphs, 2 * F); empty graphs give 0."""
     width = h.shape[1]
-    index = graph_index.unsqueeze(1).expand(-1, width)
-    counts = torch.bincount(graph_index, minlength=num_graphs).clamp(min=1).to(h.dtype)
+    counts = torch.bincount(graph_index, minlength=num_graphs)
     total = h.new_zeros(num_graphs, width).index_add_(0, graph_index, h)
-    peak = h.new_zeros(num_graphs, width).scatter_reduce(0, index, h, "amax", include_self=False)
-    return torch.cat([total / counts.unsqueeze(1), peak], dim=1)
+    mean = total / counts.clamp(min=1).to(h.dtype).unsqueeze(1)
+    if bool((graph_index[1:] >= graph_index[:-1]).all()):
+        # collate_graphs keeps each graph's nodes contiguous: a segment max is ~2x faster
+        peak = torch.segment_reduce(h, "max", lengths=counts, unsafe=True)
+        peak = torch.where(counts.unsqueeze(1) > 0, peak, torch.zeros_like(peak))
+    else:
+        index = graph_index.unsqueeze(1).expand(-1, width)
+        peak = h.new_zeros(num_graphs, width).scatter_reduce(0, index, h, "amax", include_self=False)
+    return torch.cat([mean, peak], dim=1)
 
 
 class SREN(nn.Module):

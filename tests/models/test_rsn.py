@@ -15,7 +15,7 @@ def test_vrsn_heads_equal_separate_fc_gelu_fc_sigmoid() -> None:
     out = vrsn(x)
     assert out.shape == (4, 3, 5) and out.dtype == torch.float32
     for k in range(3):
-        hidden = F.gelu(F.linear(x, vrsn.weight1[k].T, vrsn.bias1[k]))
+        hidden = F.gelu(F.linear(x, vrsn.weight1[:, k].T, vrsn.bias1[k]))
         want = torch.sigmoid(F.linear(hidden, vrsn.weight2[k].T, vrsn.bias2[k]))
         torch.testing.assert_close(out[:, k], want)
     assert not torch.allclose(out[:, 0], out[:, 1])
@@ -28,11 +28,11 @@ def test_srsn_heads_equal_separate_fc_sigmoid() -> None:
     out = srsn(x)
     assert out.shape == (1, 3, 5)
     for k in range(3):
-        torch.testing.assert_close(out[:, k], torch.sigmoid(x @ srsn.weight[k] + srsn.bias[k]))
+        torch.testing.assert_close(out[:, k], torch.sigmoid(x @ srsn.weight[:, k] + srsn.bias[k]))
 
 
 def test_gradient_of_one_head_leaves_other_heads_untouched() -> None:
     srsn = SRSN(embed_dim=6, component_dim=4, num_components=3)
     srsn(torch.randn(2, 6))[:, 1].sum().backward()
-    assert srsn.weight.grad[1].abs().sum() > 0
-    assert srsn.weight.grad[0].abs().sum() == 0 and srsn.weight.grad[2].abs().sum() == 0
+    assert srsn.weight.grad[:, 1].abs().sum() > 0
+    assert srsn.weight.grad[:, 0].abs().sum() == 0 and srsn.weight.grad[:, 2].abs().sum() == 0

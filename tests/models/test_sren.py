@@ -63,7 +63,10 @@ def test_sren_state_dict_loads_into_either_backend_with_equal_results(make_graph
     models = {b: SREN(in_features=12, hidden=16, num_layers=3, embed_dim=24, backend=b).double() for b in BACKENDS}
     models["torch"].load_state_dict(models["dgl"].state_dict())
     assert list(models["dgl"].state_dict()) == list(models["torch"].state_dict())
-    guidance = {1: torch.randn(graphs.num_nodes, 16, dtype=torch.float64)}
+    # guidance on the last layer also breaks exact ties between nodes with identical
+    # neighbourhoods, where max-readout gradients would depend on last-bit rounding
+    guidance = {1: torch.randn(graphs.num_nodes, 16, dtype=torch.float64),
+                2: torch.randn(graphs.num_nodes, 16, dtype=torch.float64)}
     outs, grads = {}, {}
     x64 = GraphBatch(x=graphs.x.double(), edge_index=graphs.edge_index, graph_index=graphs.graph_index,
                      centers=graphs.centers, num_graphs=graphs.num_graphs)
@@ -108,3 +111,18 @@ def test_single_node_batch_trains_with_running_statistics() -> None:
     assert out.shape == (1, 4) and model.input_norm.training
     model.eval()
     torch.testing.assert_close(out, model(graphs))
+
+
+def test_readout_handles_unsorted_nodes_and_empty_graphs() -> None:
+    h = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    graph_index = torch.tensor([2, 0, 2, 0, 0, 3, 3])
+    sorted_order = torch.argsort(graph_index, stable=True)
+    unsorted = graph_readout(h, graph_index, 4)
+    contiguous = graph_readout(h[sorted_order], graph_index[sorted_order], 4)
+    torch.testing.assert_close(unsorted, contiguous)
+    for g in range(4):
+        nodes = h[graph_index == g]
+        want = torch.cat([nodes.mean(0), nodes.max(0).values]) if len(nodes) else torch.zeros(6, dtype=h.dtype)
+        torch.testing.assert_close(unsorted[g], want)
+    grads = [torch.autograd.grad(out.sin().sum(), h)[0] for out in (unsorted, contiguous)]
+    torch.testing.assert_close(grads[0], grads[1])
