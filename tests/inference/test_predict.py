@@ -1,0 +1,197 @@
+"""Prediction from a checkpoint: rows per input, broken files, and equality with evaluation."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fer_graph.data.readers import discover, load_image
+from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
+from fer_graph.granular.build import build_graph
+from fer_graph.inference.loading import as_stored, load_model
+from fer_graph.inference.predict import Predictor, expand_inputs
+from fer_graph.models import CSGBSBFLoss
+from fer_graph.training.loaders import make_loader
+from fer_graph.training.report import read_predictions, write_split_outputs
+from fer_graph.training.trainer import evaluate
+
+from inference_helpers import face_like, save_image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict:
+    """Generated images of several modes, sizes and formats, plus broken files, in folders."""
+    root = tmp_path_factory.mktemp("inputs")
+    good = [
+        save_image(face_like((48, 48), 1), root / "grey48.png"),
+        save_image(face_like((120, 90), 2, colour=True), root / "colour.jpg"),
+        save_image(face_like((37, 61), 3), root / "nested" / "deep" / "odd.bmp"),
+        save_image(face_like((64, 64), 4, colour=True), root / "nested" / "rgb.tiff"),
+    ]
+    rgba = np.dstack([face_like((50, 50), 5, colour=True), np.full((50, 50), 200, np.uint8)])
+    good.append(save_image(rgba, root / "alpha.webp"))
+    empty = root / "nested" / "empty.jpg"
+    empty.write_bytes(b"")
+    text = root / "notes.jpg"
+    text.write_text("this is not an image\n")
+    return {"root": root, "good": good, "empty": empty, "text": text}
+
+
+def test_rows_follow_inputs_probabilities_sum_to_one_and_broken_files_are_reported(loaded, inputs):
+    root = inputs["root"]
+    requests = [str(inputs["text"]), str(root / "nested"), str(root / "*.png"),
+                str(root / "missing.jpg"), str(root / "*.gif")]
+    rows = Predictor(loaded).predict_inputs(requests, batch_size=2)
+
+    nested = sorted(p for p in (root / "nested").rglob("*") if p.is_file())
+    expected = [inputs["text"], *nested, root / "grey48.png", root / "missing.jpg", root / "*.gif"]
+    assert [Path(r.path) for r in rows] == expected
+    errors = {Path(r.path).name: r.error for r in rows if r.error}
+    assert set(errors) == {"notes.jpg", "empty.jpg", "missing.jpg", "*.gif"}
+    assert "not an image" in errors["notes.jpg"] and "empty" in errors["empty.jpg"]
+    ok = [r for r in rows if r.error is None]
+    assert len(ok) == 3
+    for row in ok:
+        assert row.probabilities.shape == (7,)
+        assert np.all(row.probabilities >= 0)
+        assert row.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_batch_size_does_not_change_results(loaded, inputs):
+    paths = inputs["good"]
+    one = Predictor(loaded).predict_paths(paths, batch_size=1)
+    many = Predictor(loaded).predict_paths(paths, batch_size=8)
+    for a, b in zip(one, many):
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-5)
+
+
+def test_grey_image_and_its_rgb_copy_predict_the_same(loaded):
+    grey = face_like((70, 70), 7)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    probs = Predictor(loaded).predict_images([grey, rgb, face_like((70, 70), 8)])
+    np.testing.assert_allclose(probs[0], probs[1], atol=1e-6)
+    # a different face gives a different answer: the model is not constant
+    assert np.abs(probs[0] - probs[2]).max() > 1e-6
+
+
+def test_graph_is_the_stored_graph(loaded, fer2013_dir, tmp_path):
+    """The graph used for a file is what the HDF5 store returns for it."""
+    path = next(iter(sorted((fer2013_dir / "test" / "happy").glob("*.jpg"))))
+    graph = build_graph(load_image(path), loaded.graph_params)
+    with GraphStoreWriter(tmp_path / "g.h5", loaded.graph_params, ["happy"]) as writer:
+        writer.append(["x"], [0], ["test"], GraphArrays.from_graphs([graph]))
+    stored = GraphStore(tmp_path / "g.h5").get("x")
+    ours = loaded.graph_for(load_image(path))
+    np.testing.assert_array_equal(ours.boxes, stored.boxes)
+    np.testing.assert_array_equal(ours.edges, stored.edges)
+    np.testing.assert_array_equal(ours.features, stored.features)
+    assert not np.array_equal(as_stored(graph, "float32").features, ours.features)
+
+
+def _evaluation_dataset(fer2013_dir: Path, root: Path) -> Path:
+    """An imagefolder test split: real FER-2013 files plus generated colour/odd-size images."""
+    for folder in sorted(p for p in (fer2013_dir / "test").iterdir() if p.is_dir()):
+        name = folder.name
+        for source in sorted(folder.glob("PrivateTest_*.jpg"))[:1]:
+            target = root / "test" / name / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    save_image(face_like((80, 64), 11, colour=True), root / "test" / "happy" / "colour.png")
+    save_image(face_like((100, 100), 12), root / "test" / "sad" / "big.png")
+    return root
+
+
+def test_predictions_equal_the_evaluation_path(loaded, fer2013_dir, tmp_path):
+    """run.py's path: graph store -> make_loader -> evaluate -> predictions_test.csv."""
+    data_root = _evaluation_dataset(fer2013_dir, tmp_path / "data")
+    index = discover(data_root, "imagefolder")
+    params = loaded.graph_params
+    with GraphStoreWriter(tmp_path / "graphs.h5", params, index.class_names) as writer:
+        graphs = [build_graph(index.load(s), params) for s in index.samples]
+        writer.append([s.id for s in index.samples], [s.label for s in index.samples],
+                      [s.split for s in index.samples], GraphArrays.from_graphs(graphs))
+    ids = [s.id for s in index.samples]
+    loader = make_loader(loaded.config, index, GraphStore(tmp_path / "graphs.h5"), ids, train=False, seed=0)
+    result = evaluate(loaded.model, loader, CSGBSBFLoss(), torch.device("cpu"))
+    write_split_outputs(tmp_path, "test", ids, result.labels, result.probabilities, index.class_names)
+    saved = read_predictions(tmp_path / "predictions_test.csv")
+
+    # The inputs are identical, not merely close: the image tensor and the graph of each sample.
+    for position, sample_id in enumerate(ids):
+        tensor, graph, _ = loader.dataset[position]
+        image = load_image(data_root / sample_id)
+        assert torch.equal(loaded.tensor_for(image), tensor), sample_id
+        ours_graph = loaded.graph_for(image)
+        np.testing.assert_array_equal(ours_graph.features, graph.features)
+        np.testing.assert_array_equal(ours_graph.edges, graph.edges)
+
+    rows = Predictor(loaded).predict_paths([data_root / i for i in saved["ids"]], batch_size=3)
+    ours = np.stack([r.probabilities for r in rows])
+    np.testing.assert_allclose(ours, result.probabilities, atol=2e-6)
+    np.testing.assert_allclose(ours, saved["probabilities"], rtol=1e-5, atol=1e-6)  # CSV keeps 6 digits
+    assert [r.top for r in rows] == saved["predicted"].tolist()
+
+
+def test_real_ckplus_images_predict(loaded, ckplus_dir):
+    paths = sorted(ckplus_dir.rglob("*.png"))[:5]
+    rows = Predictor(loaded).predict_paths(paths)
+    assert [Path(r.path) for r in rows] == paths
+    assert all(r.error is None and r.probabilities.sum() == pytest.approx(1.0, abs=1e-5) for r in rows)
+
+
+def test_face_detector_notes(loaded, fer2013_dir):
+    from fer_graph.inference.faces import FaceDetector
+
+    detector = FaceDetector()
+    blank = np.full((200, 260), 128, np.uint8)
+    assert "no face found" in detector.crop(blank).note
+    face = load_image(fer2013_dir / "test" / "happy" / "PrivateTest_10077120.jpg")
+    from PIL import Image
+
+    canvas = np.full((360, 480), 90, np.uint8)
+    canvas[100:260, 200:360] = np.asarray(Image.fromarray(face).resize((160, 160), Image.BILINEAR))
+    crop = detector.crop(canvas)
+    row, col, height, width = crop.box
+    # the detected box lies on the pasted face (not elsewhere on the canvas)
+    assert 100 <= row + height / 2 <= 260 and 200 <= col + width / 2 <= 360
+    assert crop.image.shape[0] < canvas.shape[0] and crop.image.shape[1] < canvas.shape[1]
+    probs = Predictor(loaded, detector).predict_images([canvas, blank])
+    assert probs.shape == (2, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_predict_tool_writes_csv_and_json(tiny_checkpoint, inputs, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    sys.modules.pop("predict", None)
+    import predict as tool
+
+    out = tmp_path / "preds.csv"
+    code = tool.main([str(tiny_checkpoint), str(inputs["root"]), "--out", str(out), "--json",
+                      "--batch-size", "3", "--no-progress", "--detect-faces"])
+    assert code == tool.EXIT_FAILURES  # the broken files make it report failures
+    with open(out, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    files = [path for path, _ in expand_inputs([inputs["root"]])]
+    assert [Path(r["file"]) for r in table] == files
+    class_names = load_model(tiny_checkpoint).class_names
+    for r in table:
+        if r["error"]:
+            assert r["predicted"] == ""
+            continue
+        probs = [float(r[f"prob_{c}"]) for c in class_names]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-4)
+        assert r["predicted"] == class_names[int(np.argmax(probs))]
+        assert float(r["probability"]) == pytest.approx(max(probs))
+        assert r["note"]  # the face detector says what it did for every image
+    records = json.loads(out.with_suffix(".json").read_text())
+    assert [Path(r["file"]) for r in records] == files
+    assert sum(r["error"] is not None for r in records) == 2
