@@ -138,8 +138,8 @@ def _grow(img, r, c, purity, tol, v_max, purity_growth, purity_cap, reference_st
                 t, q, k = _strip(img, nr1, nr1, nc0, nc1, lo, hi)
                 add_t, add_s, add_i = add_t + t, add_s + q, add_i + k
         new_t, new_s, new_i = total + add_t, squares + add_s, inside + add_i
-        # Integer numerator: variance = (area * sum(v^2) - sum(v)^2) / area^2 exactly.
-        variance = (area * new_s - new_t * new_t) / (area * area)
+        # From exact integer sums; float avoids int64 overflow of area * sum(v^2) on huge images.
+        variance = (new_s - new_t * (new_t / area)) / area
         if new_i > p * area and variance < v_max:
             r0, r1, c0, c1 = nr0, nr1, nc0, nc1
             n, total, squares, inside = area, new_t, new_s, new_i

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .balls import grow_balls, seed_order, tie_break_seed
@@ -18,6 +20,7 @@ _GROWTH_FIELDS = ("purity", "tau", "v_max", "purity_growth", "purity_cap", "imag
                   "reference_stop")
 
 
+@lru_cache(maxsize=32)
 def _growth_key(params: GBRParams) -> bytes:
     return repr(tuple(getattr(params, name) for name in _GROWTH_FIELDS)).encode()
 

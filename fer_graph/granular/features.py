@@ -7,6 +7,11 @@ import numpy as np
 
 from .graph import NUM_FEATURES
 
+# h * log2(h) for the small bin counts that dominate: entropy = log2(n) - sum(h log2 h) / n
+# then needs one logarithm per box instead of one per grey level (numba freezes the table).
+_TABLE_SIZE = 4096
+_H_LOG2_H = np.arange(_TABLE_SIZE) * np.log2(np.maximum(np.arange(_TABLE_SIZE), 1))
+
 
 @numba.njit(cache=True)
 def box_features(img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -40,16 +45,16 @@ def box_features(img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         for v in range(lowest, highest + 1):
             total += v * hist[v]
         mean = total / n
-        m2, m3, entropy = 0.0, 0.0, 0.0
+        m2, m3, h_log_h = 0.0, 0.0, 0.0
         for v in range(lowest, highest + 1):
             h = hist[v]
             if h:
                 d = v - mean
                 m2 += h * d * d
                 m3 += h * d * d * d
-                q = h / n
-                entropy -= q * np.log2(q)
+                h_log_h += _H_LOG2_H[h] if h < _TABLE_SIZE else h * np.log2(h)
                 hist[v] = 0
+        entropy = np.log2(n) - h_log_h / n if highest > lowest else 0.0
         m2 /= n
         m3 /= n
         skew = m3 / m2 ** 1.5 if m2 > 0.0 else 0.0

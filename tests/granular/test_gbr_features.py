@@ -43,7 +43,7 @@ def test_features_match_direct_computation():
 
 def test_constant_region_has_zero_skewness_and_entropy():
     image = np.full((6, 6), 9, np.uint8)
-    features = box_features(image, np.array([[1, 1, 4, 4], [0, 0, 0, 0]], np.int32))
+    features = box_features(image, np.array([[1, 1, 4, 4], [0, 0, 0, 0], [0, 0, 2, 2]], np.int32))
     assert np.isfinite(features).all()
     names = list(FEATURE_NAMES)
     assert np.all(features[:, names.index("skewness")] == 0)
