@@ -123,16 +123,21 @@ def resize_grey(grey: np.ndarray, size: int | None) -> np.ndarray:
     return _resample(np.ascontiguousarray(grey), row_first, row_weights, col_first, col_weights)
 
 
-@numba.njit(cache=True, inline="always")
-def _reflect(i: int, n: int) -> int:
-    # OpenCV's default border (BORDER_REFLECT_101): -1 -> 1, n -> n - 2.
-    if n == 1:
-        return 0
-    if i < 0:
-        return -i
-    if i >= n:
-        return 2 * n - 2 - i
-    return i
+@numba.njit(cache=True)
+def _pad_reflect(image):
+    # One-pixel border with OpenCV's default rule (BORDER_REFLECT_101: -1 -> 1, n -> n - 2;
+    # a single pixel reflects onto itself), as int32 so the filters below are plain,
+    # vectorisable loops with constant offsets.
+    height, width = image.shape
+    padded = np.empty((height + 2, width + 2), dtype=np.int32)
+    for r in range(-1, height + 1):
+        src_r = abs(r) if r < height else 2 * height - 2 - r
+        src_r = min(max(src_r, 0), height - 1)
+        for c in range(-1, width + 1):
+            src_c = abs(c) if c < width else 2 * width - 2 - c
+            src_c = min(max(src_c, 0), width - 1)
+            padded[r + 1, c + 1] = image[src_r, src_c]
+    return padded
 
 
 @numba.njit(cache=True)
@@ -146,27 +151,22 @@ def blur_and_gradient(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             gradients stay equal (ties are then broken by the seed permutation).
     """
     height, width = grey.shape
+    p = _pad_reflect(grey)
     blurred = np.empty((height, width), dtype=np.uint8)
     for r in range(height):
-        ru, rd = _reflect(r - 1, height), _reflect(r + 1, height)
         for c in range(width):
-            cl, cr = _reflect(c - 1, width), _reflect(c + 1, width)
-            total = (
-                np.int64(grey[ru, cl]) + 2 * np.int64(grey[ru, c]) + np.int64(grey[ru, cr])
-                + 2 * (np.int64(grey[r, cl]) + 2 * np.int64(grey[r, c]) + np.int64(grey[r, cr]))
-                + np.int64(grey[rd, cl]) + 2 * np.int64(grey[rd, c]) + np.int64(grey[rd, cr])
-            )
+            total = (p[r, c] + 2 * p[r, c + 1] + p[r, c + 2]
+                     + 2 * (p[r + 1, c] + 2 * p[r + 1, c + 1] + p[r + 1, c + 2])
+                     + p[r + 2, c] + 2 * p[r + 2, c + 1] + p[r + 2, c + 2])
             blurred[r, c] = (total + 8) >> 4
+    q = _pad_reflect(blurred)
     gradient = np.empty((height, width), dtype=np.int16)
     for r in range(height):
-        ru, rd = _reflect(r - 1, height), _reflect(r + 1, height)
         for c in range(width):
-            cl, cr = _reflect(c - 1, width), _reflect(c + 1, width)
-            a, b, d = np.int64(blurred[ru, cl]), np.int64(blurred[ru, c]), np.int64(blurred[ru, cr])
-            e, f = np.int64(blurred[r, cl]), np.int64(blurred[r, cr])
-            g, h, k = np.int64(blurred[rd, cl]), np.int64(blurred[rd, c]), np.int64(blurred[rd, cr])
-            sx = abs((d + 2 * f + k) - (a + 2 * e + g))
-            sy = abs((g + 2 * h + k) - (a + 2 * b + d))
+            sx = abs((q[r, c + 2] + 2 * q[r + 1, c + 2] + q[r + 2, c + 2])
+                     - (q[r, c] + 2 * q[r + 1, c] + q[r + 2, c]))
+            sy = abs((q[r + 2, c] + 2 * q[r + 2, c + 1] + q[r + 2, c + 2])
+                     - (q[r, c] + 2 * q[r, c + 1] + q[r, c + 2]))
             gradient[r, c] = min(sx, 255) + min(sy, 255)
     return blurred, gradient
 
