@@ -22,16 +22,18 @@ _GROWTH_FIELDS = ("purity", "tau", "v_max", "purity_growth", "purity_cap", "imag
 
 @lru_cache(maxsize=32)
 def _growth_key(params: GBRParams) -> bytes:
+    """Bytes naming the growth parameters, mixed into the tie-break seed."""
     return repr(tuple(getattr(params, name) for name in _GROWTH_FIELDS)).encode()
 
 
 def build_graph(image: np.ndarray, params: GBRParams = _DEFAULT_PARAMS) -> BallGraph:
     """Turns an image into its granular-ball graph (CS-GBSBF section 3.2).
 
-    Steps: grey (BT.601 luma) -> resize to params.image_size (square; None keeps the size)
-    -> 8-bit quantisation -> 3x3 Gaussian blur -> Sobel gradient -> balls grown from the
-    lowest-gradient uncovered pixel until every pixel is covered -> GDS down to
-    params.max_nodes -> node features -> edges under params.edge_rule.
+    Steps: 8-bit quantisation -> grey (BT.601 luma) -> resize to params.image_size
+    (square, rounded to 8 bits; None keeps the size) -> 3x3 Gaussian blur -> Sobel
+    gradient -> balls grown from the lowest-gradient uncovered pixel until every pixel is
+    covered -> GDS down to params.max_nodes -> node features -> edges under
+    params.edge_rule.
 
     Input scaling: uint8 and integer images are grey levels 0..255; a float image whose
     maximum is <= 1.0 is taken as [0, 1] and scaled by 255, any other float image as
