@@ -85,14 +85,16 @@ def bench_size(faces: list[np.ndarray], size: int) -> None:
         nodes.append(graph.num_nodes)
         edges.append(graph.num_edges)
         for rule in comps:
-            rule_edges = graph.edges if rule == "touch" else box_edges(graph.boxes, size, size, False)
+            rule_edges = (graph.edges if rule == "touch"
+                          else box_edges(graph.boxes, size, size, False))
             count, alone = components(graph.num_nodes, rule_edges)
             comps[rule].append(count)
             isolated[rule].append(alone)
     cpu_ms, wall_ms = np.asarray(cpu) * 1e3, np.asarray(wall) * 1e3
     balls = np.asarray([ball_count(face, params) for face in faces])
     merged = balls > params.max_nodes
-    print(f"\n== {size}x{size} px, {len(faces)} faces, edge_rule=touch, max_nodes={params.max_nodes}")
+    print(f"\n== {size}x{size} px, {len(faces)} faces, edge_rule=touch,"
+          f" max_nodes={params.max_nodes}")
     # CPU time is what one core spends; wall time also counts waiting for a shared core.
     for label, ms in ((f"cpu  (best of {REPEATS})", cpu_ms), ("wall (every run)", wall_ms)):
         print(f"{label:17s} median {np.median(ms):.3f} ms  p90 {np.percentile(ms, 90):.3f} ms"
@@ -123,7 +125,8 @@ def main() -> int:
     for size in SIZES:
         bench_size(faces, size)
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"\npeak RSS {rss_after / 1024:.0f} MiB (after loading faces: {rss_before / 1024:.0f} MiB)")
+    print(f"\npeak RSS {rss_after / 1024:.0f} MiB"
+          f" (after loading faces: {rss_before / 1024:.0f} MiB)")
     return 0
 
 

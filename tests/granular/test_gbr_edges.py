@@ -57,3 +57,15 @@ def test_ball_boxes_of_real_ish_image_match_brute_force(rule):
 def test_fewer_than_two_boxes_have_no_edges():
     assert edges_of(np.zeros((0, 4)), (5, 5), "touch").shape == (0, 2)
     assert edges_of([[0, 0, 4, 4]], (5, 5), "touch").shape == (0, 2)
+
+
+def test_two_flat_halves_give_one_touch_edge_and_no_overlap_edge():
+    image = np.zeros((10, 12), np.uint8)
+    image[:, 6:] = 200
+    # Border columns seed first, so each half is exactly one ball (see test_gbr_balls).
+    gradient = np.tile(np.minimum(np.arange(12), np.arange(12)[::-1]), (10, 1)).astype(np.int16)
+    boxes, _ = grow_balls(image, seed_order(gradient, np.uint64(0)), 0.7, 30.0, 50.0,
+                          1.005, 0.99, False)
+    assert len(boxes) == 2
+    assert edges_of(boxes, image.shape, "touch").tolist() == [[0, 1]]
+    assert edges_of(boxes, image.shape, "overlap").shape == (0, 2)

@@ -38,8 +38,9 @@ def test_gds_respects_max_nodes_and_keeps_coverage(max_nodes):
     assert len(merged) == max_nodes and rounds >= 1
     assert coverage(merged, shape).min() >= 1
     # No node dropped: every original ball lies inside some merged box.
-    inside = ((merged[None, :, 0] <= boxes[:, None, 0]) & (merged[None, :, 1] <= boxes[:, None, 1])
-              & (merged[None, :, 2] >= boxes[:, None, 2]) & (merged[None, :, 3] >= boxes[:, None, 3]))
+    outer, inner = merged[None, :, :], boxes[:, None, :]
+    inside = np.all(outer[..., :2] <= inner[..., :2], axis=2) & np.all(
+        outer[..., 2:] >= inner[..., 2:], axis=2)
     assert inside.any(axis=1).all()
     # Merged boxes are bounding boxes: each corner is attained by an original ball inside it.
     for box, members in zip(merged, inside.T):

@@ -1,4 +1,4 @@
-"""graph: GBRParams validation and round-trip (the BallGraph layout is checked in test_gbr_build)."""
+"""graph: GBRParams validation and round trip (BallGraph layout: see test_gbr_build)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""preprocess: validation, 8-bit grey conversion, resize, blur and gradient vs direct numpy/scipy."""
+"""preprocess: validation, 8-bit grey, resize, blur and gradient vs direct numpy/scipy."""
 
 from __future__ import annotations
 
@@ -99,7 +99,8 @@ def test_blur_and_gradient_match_scipy():
     image = face_like(23, seed=6)[:, :19].copy()
     blurred, gradient = blur_and_gradient(image)
     kernel = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
-    expected_blur = np.floor(ndimage.correlate(image.astype(np.float64), kernel, mode="mirror") + 0.5)
+    smoothed = ndimage.correlate(image.astype(np.float64), kernel, mode="mirror")
+    expected_blur = np.floor(smoothed + 0.5)
     assert np.array_equal(blurred, expected_blur)
     b = blurred.astype(np.float64)
     sobel_cols = np.abs(ndimage.sobel(b, axis=1, mode="mirror"))
