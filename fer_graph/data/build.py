@@ -174,7 +174,10 @@ def build_graph_store(
     summary.chunks_reused = len(chunks) - len(pending)
     summary.worker_cpu_seconds = cpu_seconds
     summary.seconds = time.perf_counter() - start
-    shutil.rmtree(work_dir, ignore_errors=True)
+    # The output now matches these arguments: shards of this or any earlier argument set
+    # for the same output are obsolete.
+    for old in out_path.parent.glob(f".{out_path.name}.work-*"):
+        shutil.rmtree(old, ignore_errors=True)
     if progress:
         print_summary(summary)
     return summary

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -149,6 +153,38 @@ def test_resume_reuses_finished_shards_and_matches_a_clean_run(built, tmp_path):
             continue
         assert contents[key] == reference[key] if key == "attrs" else np.array_equal(contents[key], reference[key]), key
     assert not work.exists() and not list(tmp_path.glob("*.partial*"))
+
+
+def test_kill_9_mid_build_then_rerun_finishes_with_the_same_graphs(tmp_path):
+    root = tmp_path / "ds"
+    for i in range(400):
+        folder = root / ("happy", "sad")[i % 2]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(_face(i)).save(folder / f"f{i:03d}.png")
+    out = tmp_path / "graphs.h5"
+    command = [sys.executable, str(TOOLS / "build_graphs.py"), str(root), str(out),
+               "--workers", "1", "--chunk-size", "2", "--no-progress"]
+    # Its own session, so the Ray daemons it starts can be killed with it, by group id.
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob(".graphs.h5.work-*/*.npz"))) < 3 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the build made no shards in 120 s"
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    seen = len(list(tmp_path.glob(".graphs.h5.work-*/*.npz")))
+    assert seen >= 3 and not out.exists(), "the build finished before it could be killed"
+    index = discover(root)
+    summary = build_graph_store(index, out, num_workers=2, progress=False, chunk_size=2)
+    assert summary.chunks_reused >= seen and summary.num_built == 400
+    with GraphStore(out) as store:
+        assert store.ids == [s.id for s in index.samples]
+        for sample in index.samples:
+            assert np.array_equal(store.get(sample.id).edges, build_graph(load_image(sample.source)).edges)
 
 
 def test_resume_key_changes_with_parameters_samples_and_chunking(built):
