@@ -12,6 +12,7 @@ import hashlib
 import numba
 import numpy as np
 
+
 def tie_break_seed(blurred: np.ndarray, params_key: bytes) -> np.uint64:
     """64-bit seed for the tie-break permutation, from the image content and the parameters.
 
