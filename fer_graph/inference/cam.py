@@ -110,7 +110,8 @@ def component_maps(loaded: LoadedModel, image: np.ndarray, target: int | None = 
         for hook in hooks:
             hook.remove()
 
-    stage = _to_nchw(captured["stage"][-1], out.feature_map)
+    raw_stage = captured["stage"][-1]  # gradients must be taken at this very tensor
+    stage = _to_nchw(raw_stage.detach(), out.feature_map)[0]
     probs = torch.softmax(out.logits.detach().float(), dim=1)[0]
     cls = int(probs.argmax()) if target is None else int(target)
     weights = out.weights.detach()[0]
@@ -120,9 +121,9 @@ def component_maps(loaded: LoadedModel, image: np.ndarray, target: int | None = 
     visual_maps, node_maps = [], []
     for k in range(weights.shape[0]):
         contribution = weights[k] * out.component_logits[0, k, cls]
-        grad = torch.autograd.grad(contribution, stage, retain_graph=True)[0][0]
-        alpha = grad.mean(dim=(1, 2))
-        visual_maps.append(torch.einsum("c,chw->hw", alpha, stage[0].detach()))
+        grad = torch.autograd.grad(contribution, raw_stage, retain_graph=True)[0]
+        alpha = _to_nchw(grad, out.feature_map)[0].mean(dim=(1, 2))
+        visual_maps.append(torch.einsum("c,chw->hw", alpha, stage))
         if node_h is not None and out.spatial_components is not None:
             score = (visual_c[0, k].detach() * out.spatial_components[0, k]).sum()
             grad_n = torch.autograd.grad(score, node_h, retain_graph=True)[0]
