@@ -86,8 +86,6 @@ def _resample_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     positions = first[:, None] + np.arange(taps)[None, :]
     weights = np.maximum(0.0, 1.0 - np.abs(positions - centres[:, None]) / support)
     weights /= weights.sum(axis=1, keepdims=True)
-    first.setflags(write=False)
-    weights.setflags(write=False)
     return first, weights
 
 
@@ -113,6 +111,12 @@ def _resample(grey, row_first, row_weights, col_first, col_weights):
     return out
 
 
+def _writable(array: np.ndarray) -> np.ndarray:
+    # numba compiles read-only and C-contiguous-or-not arrays as distinct types (e.g.
+    # np.asarray of a PIL image is read-only): one layout means one compiled version.
+    return np.require(array, requirements=["C", "W"])
+
+
 def resize_grey(grey: np.ndarray, size: int | None) -> np.ndarray:
     """Resizes an HxW uint8 image to size x size (None keeps it), rounding back to uint8."""
     height, width = grey.shape
@@ -120,7 +124,7 @@ def resize_grey(grey: np.ndarray, size: int | None) -> np.ndarray:
         return grey
     row_first, row_weights = _resample_taps(height, size)
     col_first, col_weights = _resample_taps(width, size)
-    return _resample(np.ascontiguousarray(grey), row_first, row_weights, col_first, col_weights)
+    return _resample(_writable(grey), row_first, row_weights, col_first, col_weights)
 
 
 @numba.njit(cache=True)
@@ -174,5 +178,5 @@ def blur_and_gradient(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def preprocess(image: np.ndarray, size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Any accepted image -> (blurred uint8 grey, int16 gradient) at size x size."""
     grey = to_grey(to_uint8_channels(validate_image(image)))
-    grey = np.ascontiguousarray(resize_grey(grey, size))
+    grey = _writable(resize_grey(grey, size))
     return blur_and_gradient(grey)
