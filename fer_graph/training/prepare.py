@@ -14,24 +14,24 @@ from fer_graph.data.build import build_graph_store
 from fer_graph.data.protocols import Fold, make_folds
 from fer_graph.data.readers import DatasetIndex, DatasetLayoutError, discover
 from fer_graph.data.store import GraphStore
+from fer_graph.data.synthetic import write_synthetic_dataset
 from fer_graph.granular.graph import GBRParams
 from fer_graph.training.config import ConfigError, graph_params_dict
-
-_SYNTHETIC_DONE = ".complete"
-
 
 def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
     """Index the dataset (generating the synthetic one first if needed) and check class counts."""
     data = config["data"]
     root = Path(data["root"])
-    if data["dataset"] == "synthetic" and not (root / _SYNTHETIC_DONE).is_file():
-        from fer_graph.data.synthetic import write_synthetic_dataset
-
+    if data["dataset"] == "synthetic":
         syn = data["synthetic"]
-        console.print(f"writing the synthetic dataset ({syn['samples_per_class']} per class) to {root}")
-        write_synthetic_dataset(root, samples_per_class=syn["samples_per_class"], seed=syn["seed"], size=syn["size"])
-        # Marks a finished write, so an interrupted one is redone rather than trusted.
-        (root / _SYNTHETIC_DONE).write_text("ok\n")
+        if not (root / "manifest.json").is_file():
+            console.print(f"writing the synthetic dataset ({syn['samples_per_class']} images per class) to {root}")
+        try:
+            # A no-op when root already holds this exact dataset; written atomically otherwise.
+            write_synthetic_dataset(root, samples_per_class=syn["samples_per_class"], seed=syn["seed"],
+                                    size=syn["size"])
+        except FileExistsError as err:
+            raise ConfigError(f"data.root: {err}") from err
     try:
         index = discover(root, data["layout"])
     except (DatasetLayoutError, FileNotFoundError, ValueError) as err:

@@ -42,11 +42,17 @@ def apply_params(config: dict, params: dict) -> dict:
 
 def _trial(params: dict, base: dict) -> None:
     """Tune function trainable: train one run, reporting validation metrics each epoch."""
-    from ray import tune
-
     config = apply_params(base, params)
     config["train"]["progress"] = False
-    run_dir = Path(tune.get_context().get_trial_dir()) / "run"
+    # Outside the trial folder: Tune syncs that folder while the trainer writes checkpoints.
+    # Tune's own checkpoints (reported below) are what a resumed trial starts from.
+    with tempfile.TemporaryDirectory(prefix="fer_graph_trial_") as folder:
+        _train_trial(config, Path(folder))
+
+
+def _train_trial(config: dict, run_dir: Path) -> None:
+    from ray import tune
+
     previous = tune.get_checkpoint()
     if previous is not None:
         with previous.as_directory() as folder:

@@ -221,9 +221,10 @@ class Trainer:
                 with autocast(self.device, self.amp):
                     output = self.model(images, graphs)
                     loss, parts = self.loss_fn(output, targets)
-                if not torch.isfinite(loss):
+                loss_value = loss.detach()
+                if not torch.isfinite(loss_value):
                     raise NonFiniteLossError(
-                        f"loss became {float(loss)} at epoch {epoch}, step {step + 1}: "
+                        f"loss became {loss_value.item()} at epoch {epoch}, step {step + 1}: "
                         "lower train.lr, set train.grad_clip, or turn off train.amp"
                     )
                 self.optimizer.zero_grad(set_to_none=True)
@@ -235,9 +236,9 @@ class Trainer:
                 self.scaler.update()
                 scheduler.step()
                 n = len(targets)
-                sums["loss"] += float(loss) * n
+                sums["loss"] += float(loss_value) * n
                 for key in ("ce", "ba"):
-                    sums[key] += float(parts.get(key, 0.0)) * n
+                    sums[key] += float(parts[key].detach()) * n if key in parts else 0.0
                 correct += int((output.logits.argmax(1) == targets).sum())
                 seen += n
                 ips = seen / (time.perf_counter() - started)

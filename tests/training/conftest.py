@@ -1,0 +1,34 @@
+"""Fixtures: the tiny experiment config with its synthetic data and graphs made once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from fer_graph.training.config import load_config
+from fer_graph.training.experiment import prepare
+
+TINY = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def shared_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Synthetic images and their graph store, built once (Ray actors) and reused by every test."""
+    root = tmp_path_factory.mktemp("shared")
+    paths = {"data.root": str(root / "synthetic"), "graphs.store": str(root / "graphs.h5")}
+    config = load_config(TINY, [f"{k}={v}" for k, v in paths.items()] + [f"experiment.output_dir={root}"])
+    prepare(config, Console(quiet=True))
+    return paths
+
+
+@pytest.fixture()
+def tiny_config(shared_data: dict[str, str], tmp_path: Path):
+    """A loader of the tiny config on the shared data, writing under this test's tmp_path."""
+
+    def load(*overrides: str) -> dict:
+        base = [f"{k}={v}" for k, v in shared_data.items()] + [f"experiment.output_dir={tmp_path}"]
+        return load_config(TINY, base + list(overrides))
+
+    return load
