@@ -44,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
             run_experiment(config, console)
     except ConfigError as err:
-        console.print(f"config error: {err}", style="bold red", markup=False, highlight=False)
+        console.print(f"config error: {err}", style="bold red", markup=False, highlight=False, soft_wrap=True)
         return 2
     except NonFiniteLossError as err:
-        console.print(f"training stopped: {err}", style="bold red", markup=False, highlight=False)
+        console.print(f"training stopped: {err}", style="bold red", markup=False, highlight=False, soft_wrap=True)
         return 3
     return 0
 

@@ -44,6 +44,8 @@ def build_model_and_loss(config: dict) -> tuple[torch.nn.Module, torch.nn.Module
         model = create_model(config["model"])
     except KeyError as err:
         raise ConfigError(f"model: {err.args[0]}") from err
+    except (ValueError, FileNotFoundError) as err:
+        raise ConfigError(f"model: {err}") from err
     return model, CSGBSBFLoss(**config["loss"])
 
 

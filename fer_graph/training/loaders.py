@@ -39,6 +39,6 @@ def make_loader(
         # A last batch of one sample breaks BatchNorm in training; evaluation keeps every sample.
         drop_last=train and len(ids) % batch == 1,
         collate_fn=collate_batch,
-        num_workers=data["num_workers"],
+        num_workers=train_cfg["num_workers"],
         persistent_workers=False,
     )

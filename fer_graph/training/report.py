@@ -68,7 +68,7 @@ def print_summary(console: Console, results: dict) -> None:
     """A table of every run plus mean ± std rows."""
     table = Table(title=f"{results['name']}: test split, checkpoint selected on validation")
     for column in ("run", "best epoch", "val acc", "test acc", "test UF1", "test UAR", "minutes"):
-        table.add_column(column, justify="right" if column != "run" else "left")
+        table.add_column(column, justify="right" if column != "run" else "left", no_wrap=True)
     for run in results["runs"]:
         table.add_row(
             run["run"], str(run["best_epoch"]), f"{run['best_val']['val_accuracy']:.4f}",

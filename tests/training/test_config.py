@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_graph.training.config import ConfigError, dump_config, load_config, resolve_config
+from fer_graph.training.config import ConfigError, dump_config, load_config, load_yaml, resolve_config
 
 
 def _write(path: Path, data: dict) -> Path:
@@ -95,3 +95,53 @@ def test_search_section_is_checked(synthetic_yaml: Path) -> None:
 def test_open_sections_are_checked_by_their_owner(synthetic_yaml: Path) -> None:
     with pytest.raises(ConfigError, match=r"^data\.augmentation\.flip: unknown key"):
         load_config(synthetic_yaml, ["data.augmentation.flip=0.5"])
+
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "experiments" / "configs"
+PAPER = ("rafdb", "affectnet8", "fer2013", "ckplus", "sfew", "oulu_casia", "caer_s", "samm")
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("[!_]*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_config_validates(path: Path, tmp_path: Path) -> None:
+    overrides = [f"experiment.output_dir={tmp_path}"]
+    root = load_yaml(path).get("data", {}).get("root")
+    if root is not None and not Path(root).exists():
+        overrides.append(f"data.root={tmp_path}")  # a paper dataset not present on this machine
+    cfg = load_config(path, overrides)
+    assert cfg["experiment"]["name"] == path.stem
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_paper_configs_carry_the_paper_settings(name: str, tmp_path: Path) -> None:
+    cfg = load_config(CONFIG_DIR / f"{name}.yaml", [f"data.root={tmp_path}"])
+    model, train = cfg["model"], cfg["train"]
+    assert (model["backbone"], model["img_size"], cfg["data"]["image_size"]) == ("swin_base_patch4_window7_224", 224, 224)
+    assert (model["embed_dim"], model["component_dim"], model["num_components"]) == (1024, 128, 9)
+    assert (train["optimizer"], train["lr"], train["weight_decay"]) == ("adam", 1e-4, 0.01)
+    assert (train["epochs"], train["batch_size"], cfg["loss"]["lambda_ba"]) == (40, 16, 0.1)
+    expected_graph_size = {"affectnet8": 224, "caer_s": 224}.get(name, 48)
+    assert cfg["graphs"]["image_size"] == expected_graph_size
+
+
+def test_table2_ablations_switch_the_named_modules(tmp_path: Path) -> None:
+    rows = {  # (AGM, SRSN, L_BA) of Table 2
+        "ablation_fer2013_plain": (False, False, False),
+        "ablation_fer2013_srsn": (False, True, False),
+        "ablation_fer2013_agm_srsn": (True, True, False),
+        "ablation_fer2013_srsn_ba": (False, True, True),
+        "fer2013": (True, True, True),
+    }
+    for name, switches in rows.items():
+        cfg = load_config(CONFIG_DIR / f"{name}.yaml", [f"data.root={tmp_path}"])
+        got = (cfg["model"]["agm"]["enabled"], cfg["model"]["srsn"], cfg["loss"]["bootstrap_alignment"])
+        assert got == switches, name
+
+
+def test_command_line_reports_config_errors_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from experiments.run import main
+
+    assert main([str(CONFIG_DIR / "tiny.yaml"), "train.lrr=0.1"]) == 2
+    assert main([str(CONFIG_DIR / "fer2013_cpu.yaml"), f"data.root={tmp_path / 'gone'}"]) == 2
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines[0].startswith("config error: train.lrr: unknown key")
+    assert lines[-1] == f"config error: data.root: path {tmp_path / 'gone'} does not exist"
