@@ -49,6 +49,7 @@ class LoadedModel:
         amp: the autocast setting evaluation used (``train.amp``), or False.
         metrics: the metrics stored with the checkpoint.
         graph_dtype: the dtype the graph store kept node statistics in.
+        channels_last: images and weights in channels-last memory (``train.channels_last``).
     """
 
     model: nn.Module
@@ -60,6 +61,7 @@ class LoadedModel:
     amp: bool | str = False
     metrics: dict = field(default_factory=dict)
     graph_dtype: str = STORE_FEATURE_DTYPE
+    channels_last: bool = False
 
     @property
     def uses_graphs(self) -> bool:
@@ -160,7 +162,10 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu",
     params = None
     if uses_graphs(config):
         params = GBRParams.from_dict(graph_params_dict(config))
-    amp = config.get("train", {}).get("amp", False) if use_amp else False
+    train = config.get("train", {})
+    channels_last = bool(train.get("channels_last", False))
+    if channels_last:
+        model.to(memory_format=torch.channels_last)  # as the trainer runs it
     return LoadedModel(model=model, config=config, class_names=class_names, transform=eval_transform,
-                       graph_params=params, device=device, amp=amp,
-                       metrics=dict(state.get("metrics") or {}))
+                       graph_params=params, device=device, amp=train.get("amp", False) if use_amp else False,
+                       metrics=dict(state.get("metrics") or {}), channels_last=channels_last)

@@ -135,6 +135,8 @@ class Predictor:
         start = time.perf_counter()
         images, graphs, _ = collate_batch([(t, g, 0) for t, g in items])
         images = images.to(self.loaded.device)
+        if self.loaded.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         if graphs is not None:
             graphs = graphs.to(self.loaded.device)
         with self.loaded.autocast():
