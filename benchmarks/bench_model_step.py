@@ -130,7 +130,11 @@ def main() -> None:
     parser.add_argument("--sren-hidden", type=int, default=None)
     parser.add_argument("--sren-layers", type=int, default=None)
     parser.add_argument("--agm-mode", default=None, choices=("global", "spatial"))
-    parser.add_argument("--configs", default="resnet18:48,swin_tiny_patch4_window7_224:48,swin_tiny_patch4_window7_224:224")
+    parser.add_argument(
+        "--configs",
+        default="resnet18:48,swin_tiny_patch4_window7_224:48,swin_tiny_patch4_window7_224:224",
+        help="comma-separated backbone:img_size pairs",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads")

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
+from fer_graph.models.agm import MODES
 from fer_graph.models.cs_gbsbf import CSGBSBF, VRENOnly
 
 NAMES = ("cs_gbsbf", "vren_only")
@@ -65,6 +66,8 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"agm must be a mapping, got {agm!r}")
     _check_keys(agm, DEFAULT_AGM, "agm.")
     resolved["agm"] = {**DEFAULT_AGM, **agm}
+    if resolved["agm"]["mode"] not in MODES:
+        raise ValueError(f"agm.mode must be one of {MODES}, got {resolved['agm']['mode']!r}")
     if resolved["name"] not in NAMES:
         raise ValueError(f"name must be one of {NAMES}, got {resolved['name']!r}")
     for key in _POSITIVE_INTS:

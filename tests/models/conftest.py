@@ -50,7 +50,9 @@ def make_graphs() -> Callable[..., GraphBatch]:
     return make
 
 
-def dense_gcn(x: torch.Tensor, edge_index: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def dense_gcn(
+    x: torch.Tensor, edge_index: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
     """D^-1/2 (A+I) D^-1/2 X W + b with a dense adjacency (A[dst, src] = 1)."""
     n = x.shape[0]
     adj = torch.zeros(n, n, dtype=x.dtype)

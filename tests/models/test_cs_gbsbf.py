@@ -20,7 +20,8 @@ def test_output_shapes_and_dtypes(make_graphs, sizes: list[int]) -> None:
     assert out.visual_components.shape == out.spatial_components.shape == (batch, 4, 16)
     assert out.component_logits.shape == (batch, 4, 5)
     assert out.feature_map.shape == (batch, 96, 2, 2)
-    for tensor in (out.logits, out.weights, out.visual_components, out.spatial_components, out.component_logits):
+    parts = (out.logits, out.weights, out.visual_components, out.spatial_components, out.component_logits)
+    for tensor in parts:
         assert tensor.dtype == torch.float32 and torch.isfinite(tensor).all()
     torch.testing.assert_close(out.component_logits, model.chn(out.visual_components))
     torch.testing.assert_close(out.weights.sum(1), torch.ones(batch))

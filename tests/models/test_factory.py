@@ -35,6 +35,7 @@ def test_unknown_keys_raise_key_error_naming_them(config: dict, key: str) -> Non
     ({"agm": {"pairs": [[-1, 7]]}}, "layer 7"),
     ({"agm": {"pairs": [[9, -1]]}}, "stage 9"),
     ({"agm": {"mode": "local"}}, "agm.mode"),
+    ({"agm": {"enabled": False, "mode": "local"}}, "agm.mode"),
     ({"graph_backend": "pyg"}, "graph_backend"),
 ])
 def test_inconsistent_values_raise_value_error(config: dict, match: str) -> None:

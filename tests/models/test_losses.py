@@ -27,7 +27,8 @@ def test_lba_equals_direct_kl_of_smoothed_accuracies_and_mean_weights() -> None:
     got = bootstrap_alignment_loss(weights, component_logits, targets, eps=eps)
     acc = []
     for k in range(4):
-        hits = sum(int(max(range(3), key=lambda c: component_logits[b, k, c].item()) == targets[b]) for b in range(6))
+        predicted = [max(range(3), key=lambda c: component_logits[b, k, c].item()) for b in range(6)]
+        hits = sum(int(predicted[b] == targets[b]) for b in range(6))
         acc.append(hits / 6 + eps)
     assert acc[3] == eps
     p = [a / sum(acc) for a in acc]

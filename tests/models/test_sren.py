@@ -35,7 +35,9 @@ def test_graphconv_matches_hand_computed_four_node_graph(backend: str) -> None:
 
 
 @pytest.mark.parametrize("in_features,out_features", [(12, 8), (8, 20)])
-def test_backends_equal_dense_outputs_and_gradients(make_graphs, in_features: int, out_features: int) -> None:
+def test_backends_equal_dense_outputs_and_gradients(
+    make_graphs, in_features: int, out_features: int
+) -> None:
     graphs = make_graphs([1, 7, 250], seed=1)
     x = torch.randn(graphs.num_nodes, in_features, dtype=torch.float64)
     conv = GraphConv(in_features=in_features, out_features=out_features).double()
@@ -60,7 +62,8 @@ def test_backends_equal_dense_outputs_and_gradients(make_graphs, in_features: in
 def test_sren_state_dict_loads_into_either_backend_with_equal_results(make_graphs) -> None:
     graphs = make_graphs([1, 40, 300], seed=2)
     torch.manual_seed(0)
-    models = {b: SREN(in_features=12, hidden=16, num_layers=3, embed_dim=24, backend=b).double() for b in BACKENDS}
+    models = {b: SREN(in_features=12, hidden=16, num_layers=3, embed_dim=24, backend=b).double()
+              for b in BACKENDS}
     models["torch"].load_state_dict(models["dgl"].state_dict())
     assert list(models["dgl"].state_dict()) == list(models["torch"].state_dict())
     # guidance on the last layer also breaks exact ties between nodes with identical
@@ -122,7 +125,8 @@ def test_readout_handles_unsorted_nodes_and_empty_graphs() -> None:
     torch.testing.assert_close(unsorted, contiguous)
     for g in range(4):
         nodes = h[graph_index == g]
-        want = torch.cat([nodes.mean(0), nodes.max(0).values]) if len(nodes) else torch.zeros(6, dtype=h.dtype)
+        empty = torch.zeros(6, dtype=h.dtype)
+        want = torch.cat([nodes.mean(0), nodes.max(0).values]) if len(nodes) else empty
         torch.testing.assert_close(unsorted[g], want)
     grads = [torch.autograd.grad(out.sin().sum(), h)[0] for out in (unsorted, contiguous)]
     torch.testing.assert_close(grads[0], grads[1])

@@ -12,7 +12,9 @@ from fer_graph.models.vren import VREN, _swin_window
     ("resnet18", 48, [64, 64, 128, 256, 512]),
     ("swin_tiny_patch4_window7_224", 48, [96, 192, 384, 768]),
 ])
-def test_stage_maps_are_nchw_and_pooled_feature_has_embed_dim(backbone: str, img_size: int, channels: list[int]) -> None:
+def test_stage_maps_are_nchw_and_pooled_feature_has_embed_dim(
+    backbone: str, img_size: int, channels: list[int]
+) -> None:
     vren = VREN(backbone=backbone, img_size=img_size, embed_dim=40)
     assert vren.stage_channels == channels
     final, maps = vren.forward_features(torch.randn(2, 3, img_size, img_size), stages=[0])
