@@ -17,7 +17,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from rich.console import Console  # noqa: E402
 
-from fer_graph.data.build import DEFAULT_CHUNK_SIZE, build_graph_store  # noqa: E402
+from fer_graph.data.build import DEFAULT_CHUNK_SIZE, build_graph_store, print_summary  # noqa: E402
 from fer_graph.data.readers import LAYOUTS, DatasetLayoutError, discover  # noqa: E402
 from fer_graph.granular.graph import EDGE_RULES, GBRParams  # noqa: E402
 
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="reproduce the reference's untested-step quirk")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
     parser.add_argument("--float32", action="store_true", help="store features as float32")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (the summary stays)")
     return parser.parse_args(argv)
 
 
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.no_progress, chunk_size=args.chunk_size,
         feature_dtype="float32" if args.float32 else "float16",
     )
+    if args.no_progress:  # the bar is off, the summary table is still wanted
+        print_summary(summary, console)
     if summary.failures:
         console.print(f"{len(summary.failures)} of {summary.num_samples} images failed", style="red")
         return EXIT_FAILURES

@@ -114,13 +114,16 @@ def _builder_fingerprint() -> str:
 def build_key(index: DatasetIndex, params: GBRParams, chunk_size: int, feature_dtype: str) -> str:
     """Hash of everything that determines the built file (not the worker count)."""
     digest = hashlib.sha256()
-    header = {"version": fer_graph.__version__, "builder": _builder_fingerprint(), "params": params.to_dict(), "chunk": chunk_size,
-              "layout": index.layout, "root": str(Path(index.root).resolve()), "dtype": feature_dtype}
+    header = {
+        "version": fer_graph.__version__, "builder": _builder_fingerprint(),
+        "params": params.to_dict(), "chunk": chunk_size, "dtype": feature_dtype,
+        "layout": index.layout, "root": str(Path(index.root).resolve()),
+    }
     if Path(index.root).is_file():  # an in-memory CSV: its content must match too
         stat = Path(index.root).stat()
         header["csv"] = [stat.st_size, stat.st_mtime_ns]
     digest.update(json.dumps(header, sort_keys=True).encode())
-    for s in index.samples:
+    for s in sorted(index.samples, key=lambda s: s.id):
         digest.update(f"\0{s.id}\t{s.label}\t{s.split}\t{s.source}".encode())
     return digest.hexdigest()[:16]
 
