@@ -30,7 +30,7 @@ class FaceDetector:
 
     Args:
         margin: extra border on every side, as a fraction of the face box size (FER crops
-            keep the forehead and chin, which a Haar box cuts tightly).
+            keep the forehead and chin, which a cascade box cuts tightly).
         min_size: smallest face side in pixels the cascade looks for.
         scale_factor, min_neighbors: the cascade's search settings.
         max_side: larger images are searched on a copy shrunk to this side (the search
