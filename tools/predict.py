@@ -74,13 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as err:
         errors.print(f"error: {err}", highlight=False, markup=False)
         return 1
-    total = sum(err is None for _, err in expand_inputs(args.inputs))
+    entries = expand_inputs(args.inputs)
+    total = sum(err is None for _, err in entries)
     predictor = Predictor(loaded, FaceDetector() if args.detect_faces else None)
     with Progress(TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=errors, disable=args.no_progress or not total, transient=True) as progress:
         task = progress.add_task("predict", total=total)
-        results = predictor.predict_inputs(args.inputs, args.batch_size,
-                                           on_batch=lambda n: progress.advance(task, n))
+        results = predictor.predict_entries(entries, args.batch_size,
+                                            on_batch=lambda n: progress.advance(task, n))
     console.print(_table(results, loaded.class_names, args.show))
     out = write_csv(results, loaded.class_names, args.out)
     written = [out]

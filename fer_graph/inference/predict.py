@@ -153,8 +153,12 @@ class Predictor:
 
     def predict_inputs(self, inputs: Iterable[str | Path], batch_size: int = 64,
                        on_batch: Callable[[int], None] | None = None) -> list[Prediction]:
-        """``expand_inputs`` then ``predict_paths``; inputs naming nothing become error rows in place."""
-        entries = expand_inputs(inputs)
+        """``expand_inputs`` then ``predict_entries``."""
+        return self.predict_entries(expand_inputs(inputs), batch_size, on_batch)
+
+    def predict_entries(self, entries: Sequence[tuple[Path, str | None]], batch_size: int = 64,
+                        on_batch: Callable[[int], None] | None = None) -> list[Prediction]:
+        """``predict_paths`` over ``expand_inputs`` entries; inputs naming nothing stay error rows in place."""
         found = iter(self.predict_paths([p for p, err in entries if err is None], batch_size, on_batch))
         return [next(found) if err is None else Prediction(str(p), error=err) for p, err in entries]
 
