@@ -111,16 +111,16 @@ def draw_components(
         ax = fig.add_subplot(grid[0, i])
         extent = _face(ax, image, frame)
         ax.imshow(_heat(cams[i], CAM_CMAP, 0.7), extent=extent, interpolation="bilinear")
-        empty = "" if cams[i].any() else " (none > 0)"
-        ax.set_title(f"$C_{{{i + 1}}}^v$  W={weights[i]:.2f}{empty}", fontsize=9,
+        empty = "" if cams[i].any() else ", none > 0"
+        ax.set_title(f"$C_{{{i + 1}}}^v$ W={weights[i]:.2f}{empty}", fontsize=8,
                      fontweight="bold" if i == best else "normal")
     if rows == 2:
         nodes = scaled_positive(node_maps)
         for i in range(k):
             ax = fig.add_subplot(grid[1, i])
             _node_panel(ax, image, graph, nodes[i])
-            empty = "" if nodes[i].any() else " (none > 0)"
-            ax.set_title(f"$C_{{{i + 1}}}^s$ on {graph.num_nodes} nodes{empty}", fontsize=9)
+            empty = "" if nodes[i].any() else ", none > 0"
+            ax.set_title(f"$C_{{{i + 1}}}^s$ on nodes{empty}", fontsize=8)
     bar = fig.add_subplot(grid[:, k + 1])
     labels = [f"k={i + 1}" for i in range(k)]
     colours = ["tab:orange" if i == best else "tab:blue" for i in range(k)]
@@ -131,6 +131,9 @@ def draw_components(
     bar.set_title("W (RFN, Eq. 6)", fontsize=9)
     bar.tick_params(labelsize=8)
     bar.legend(fontsize=7, loc="lower right")
+    if rows == 2:
+        fig.axes[k].set_ylabel(f"graph, {graph.num_nodes} nodes", fontsize=8)
+    fig.axes[0].set_ylabel("image", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
