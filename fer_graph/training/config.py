@@ -111,6 +111,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "train.amp": (bool, str),
     "search.scheduler.max_t": (int, type(None)),
     "search.max_concurrent_trials": (int, type(None)),
+    "search.cpus_per_trial": _NUM,
+    "search.gpus_per_trial": _NUM,
 }
 
 _CHOICES: dict[str, tuple[Any, ...]] = {
@@ -128,7 +130,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
 
 _POSITIVE = {
     "data.image_size", "data.in_chans", "train.epochs", "train.batch_size", "train.eval_every",
-    "model.num_classes", "search.num_samples", "experiment.seeds",
+    "model.num_classes", "search.num_samples",
 }
 
 SPACE_TYPES = ("uniform", "loguniform", "choice", "randint")
@@ -268,17 +270,15 @@ def _check_types(config: dict, schema: dict, prefix: str) -> None:
 
 
 def _check_values(config: dict) -> None:
-    for dotted in _POSITIVE:
-        value = get_dotted(config, dotted) if dotted.split(".")[0] in config else None
-        values = value if isinstance(value, list) else [value]
-        if dotted == "experiment.seeds":
-            if not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                raise ConfigError(f"experiment.seeds: expected a non-empty list of integers, got {value!r}")
-            continue
-        if value is not None and any(v <= 0 for v in values):
-            raise ConfigError(f"{dotted}: must be > 0, got {value!r}")
-    if config["train"]["warmup_epochs"] >= config["train"]["epochs"] > 1:
-        raise ConfigError("train.warmup_epochs: must be smaller than train.epochs")
+    seeds = config["experiment"]["seeds"]
+    if not seeds or not all(isinstance(v, int) and not isinstance(v, bool) for v in seeds):
+        raise ConfigError(f"experiment.seeds: expected a non-empty list of integers, got {seeds!r}")
+    for dotted in sorted(_POSITIVE):
+        if dotted.split(".")[0] in config and get_dotted(config, dotted) <= 0:
+            raise ConfigError(f"{dotted}: must be > 0, got {get_dotted(config, dotted)!r}")
+    warmup = config["train"]["warmup_epochs"]
+    if warmup < 0 or (warmup and warmup >= config["train"]["epochs"]):
+        raise ConfigError(f"train.warmup_epochs: must be in [0, train.epochs), got {warmup}")
     data, model = config["data"], config["model"]
     if data["in_chans"] != model["in_chans"]:
         raise ConfigError(

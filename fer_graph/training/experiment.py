@@ -93,7 +93,7 @@ def train_and_test(
     test = write_split_outputs(run_dir, "test", list(fold.test_ids), result.labels, result.probabilities,
                                index.class_names)
     run = {
-        "run": run_dir.name if run_dir.parent.name == "" else f"{run_dir.parent.name}/{run_dir.name}",
+        "run": f"{run_dir.parent.name}/{run_dir.name}",
         "seed": seed,
         "fold": fold.name,
         "best_epoch": fit.best_epoch,
