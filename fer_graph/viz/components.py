@@ -2,8 +2,14 @@
 
 Row 1 holds, for each visual component C_k^v, its class activation map over the face; row 2
 holds, for each spatial component C_k^s, its attribution painted into the graph's rectangles;
-the right column is a bar chart of the fusion weights W. Maps are ReLU-ed and scaled to [0, 1]
-per panel (where a component looks); how much it counts is W, shown in titles and bars.
+the right column is a bar chart of the fusion weights W. How much a component counts is W
+(titles and bars); the panels show where it looks:
+
+- image row: Grad-CAM as usual, ReLU-ed and divided by its maximum per panel;
+- node row: scaled min-to-max per panel. An AGM "global" term adds the same vector to every
+  node of the last SREN layer, so node attributions share a large common part and vary by a
+  few percent around it; ReLU-and-max would paint every node alike. The title gives the sign
+  of the mean attribution (+: C_k^s raises component k's fusion score here, -: lowers it).
 """
 
 from __future__ import annotations
@@ -34,6 +40,15 @@ def scaled_positive(values: np.ndarray) -> np.ndarray:
     flat = values.reshape(values.shape[0], -1)
     peak = flat.max(axis=1, keepdims=True)
     return (flat / np.where(peak > 0, peak, 1.0)).reshape(values.shape)
+
+
+def scaled_range(values: np.ndarray) -> np.ndarray:
+    """Each row scaled linearly from its minimum (0) to its maximum (1); constant rows become 0."""
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.reshape(values.shape[0], -1)
+    low = flat.min(axis=1, keepdims=True)
+    span = flat.max(axis=1, keepdims=True) - low
+    return ((flat - low) / np.where(span > 0, span, 1.0)).reshape(values.shape)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -115,12 +130,12 @@ def draw_components(
         ax.set_title(f"$C_{{{i + 1}}}^v$ W={weights[i]:.2f}{empty}", fontsize=8,
                      fontweight="bold" if i == best else "normal")
     if rows == 2:
-        nodes = scaled_positive(node_maps)
+        nodes = scaled_range(node_maps)
         for i in range(k):
             ax = fig.add_subplot(grid[1, i])
             _node_panel(ax, image, graph, nodes[i])
-            empty = "" if nodes[i].any() else ", none > 0"
-            ax.set_title(f"$C_{{{i + 1}}}^s$ on nodes{empty}", fontsize=8)
+            sign = "+" if np.mean(node_maps[i]) >= 0 else "\N{MINUS SIGN}"
+            ax.set_title(f"$C_{{{i + 1}}}^s$ on nodes, mean {sign}", fontsize=8)
     bar = fig.add_subplot(grid[:, k + 1])
     labels = [f"k={i + 1}" for i in range(k)]
     colours = ["tab:orange" if i == best else "tab:blue" for i in range(k)]

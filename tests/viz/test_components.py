@@ -9,7 +9,8 @@ from PIL import Image
 
 from fer_graph.granular.build import build_graph
 from fer_graph.granular.graph import BallGraph
-from fer_graph.viz.components import caption, draw_components, save_components, scaled_positive
+from fer_graph.viz.components import (caption, draw_components, save_components, scaled_positive,
+                                      scaled_range)
 
 GREY_FACE = np.full((48, 48), 128, np.uint8)
 
@@ -40,6 +41,11 @@ def test_scaled_positive_clips_and_scales_each_row():
     values = np.array([[-1.0, 0.5, 2.0], [-3.0, -1.0, 0.0]])
     out = scaled_positive(values)
     np.testing.assert_allclose(out, [[0.0, 0.25, 1.0], [0.0, 0.0, 0.0]])
+
+
+def test_scaled_range_spans_zero_to_one_per_row():
+    values = np.array([[10.0, 10.5, 11.0], [-2.0, -2.0, -2.0]])
+    np.testing.assert_allclose(scaled_range(values), [[0.0, 0.5, 1.0], [0.0, 0.0, 0.0]])
 
 
 @pytest.mark.parametrize("with_nodes", [True, False])
@@ -74,8 +80,9 @@ def test_cam_colour_sits_where_the_map_is_positive():
 
 
 def test_node_colour_fills_the_attributed_rectangle():
+    """Node maps are relative: a common offset shared by all nodes does not hide the order."""
     graph = _two_box_graph()
-    nodes = np.array([[2.0, -1.0], [-1.0, 0.5]])
+    nodes = np.array([[5.2, 5.0], [-3.0, -2.9]])
     fig = draw_components(GREY_FACE, np.zeros((2, 3, 3)), np.array([0.5, 0.5]), graph, nodes)
     try:
         node_axes = fig.axes[2:4]
@@ -84,6 +91,8 @@ def test_node_colour_fills_the_attributed_rectangle():
             w = pixels.shape[1]
             left, right = _colourfulness(pixels[:, : w // 2 - 3]), _colourfulness(pixels[:, w // 2 + 3:])
             assert (left > right + 30) if hot_left else (right > left + 30)
+        assert node_axes[0].get_title().endswith("mean +")
+        assert node_axes[1].get_title().endswith("mean \N{MINUS SIGN}")
     finally:
         plt.close(fig)
 
