@@ -65,10 +65,10 @@ def aggregate(runs: list[dict]) -> dict:
 
 
 def print_summary(console: Console, results: dict) -> None:
-    """A table of every run plus mean ± std rows."""
+    """A table of every run plus mean and std rows."""
     table = Table(title=f"{results['name']}: test split, checkpoint selected on validation")
-    for column in ("run", "best epoch", "val acc", "test acc", "test UF1", "test UAR", "minutes"):
-        table.add_column(column, justify="right" if column != "run" else "left", no_wrap=True)
+    for column in ("run", "epoch", "val acc", "test acc", "UF1", "UAR", "min"):
+        table.add_column(column, justify="left" if column == "run" else "right")
     for run in results["runs"]:
         table.add_row(
             run["run"], str(run["best_epoch"]), f"{run['best_val']['val_accuracy']:.4f}",
@@ -76,11 +76,7 @@ def print_summary(console: Console, results: dict) -> None:
         )
     agg = results["aggregate"]
     table.add_section()
-    table.add_row(
-        "mean ± std", "", _pm(agg["val_accuracy"]), *(_pm(agg[f"test_{m}"]) for m in HEADLINE), "",
-    )
+    for stat in ("mean", "std"):
+        keys = ("val_accuracy", *(f"test_{m}" for m in HEADLINE))
+        table.add_row(stat, "", *(f"{agg[k][stat]:.4f}" for k in keys), "")
     console.print(table)
-
-
-def _pm(summary: dict) -> str:
-    return f"{summary['mean']:.4f} ± {summary['std']:.4f}"
