@@ -14,6 +14,10 @@ NAMES = ("cs_gbsbf", "vren_only")
 
 DEFAULT_AGM: dict[str, Any] = {"enabled": True, "mode": "global", "pairs": [[-1, -1]]}
 
+# Keys beyond docs/architecture.md: vrsn_hidden (VRSN's inner width, null = component_dim)
+# and rfn_temperature (null = sqrt(component_dim); 1.0 is the paper's literal Eq. 6).
+# sren_layers/sren_hidden default to 2/64 (not 4/256): on a CPU at 48 px the larger stack
+# alone costs as much as a resnet18 step. drop_rate is dropout before CHN / the baseline head.
 DEFAULT_CONFIG: dict[str, Any] = {
     "name": "cs_gbsbf",
     "backbone": "swin_base_patch4_window7_224",

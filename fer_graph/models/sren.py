@@ -28,6 +28,8 @@ def resolve_backend(backend: str, device: torch.device) -> str:
         return "dgl" if device.type == "cpu" and dgl_available() else "torch"
     if backend == "dgl" and device.type != "cpu":
         raise RuntimeError(f"graph_backend 'dgl' runs on the CPU only, got device {device}")
+    if backend == "dgl" and not dgl_available():
+        raise RuntimeError("graph_backend 'dgl' needs DGL installed; use 'torch' or 'auto'")
     return backend
 
 
