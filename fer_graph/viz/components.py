@@ -116,10 +116,11 @@ def draw_components(
         raise ValueError(f"{k} visual maps but weights of shape {weights.shape}")
     rows = 2 if node_maps is not None and graph is not None else 1
     frame = graph.image_shape if graph is not None else image.shape[:2]
-    fig = plt.figure(figsize=(panel_size * (k + 2), panel_size * rows + 0.9))
+    height = panel_size * rows + 0.9  # 0.5 in for the titles above, 0.4 in for the W axis labels
+    fig = plt.figure(figsize=(panel_size * (k + 2), height))
     # an empty spacer column keeps the bar chart's labels clear of the last panel
     grid = fig.add_gridspec(rows, k + 2, width_ratios=[1] * k + [0.3, 1.7], wspace=0.08, hspace=0.25,
-                            left=0.02, right=0.98, bottom=0.04, top=1 - 0.9 / (panel_size * rows + 0.9))
+                            left=0.02, right=0.98, bottom=0.4 / height, top=1 - 0.5 / height)
     cams = scaled_positive(visual_maps)
     best = int(np.argmax(weights))
     for i in range(k):
@@ -140,17 +141,16 @@ def draw_components(
     labels = [f"k={i + 1}" for i in range(k)]
     colours = ["tab:orange" if i == best else "tab:blue" for i in range(k)]
     bar.barh(labels, weights, color=colours)
-    bar.axvline(1.0 / k, color="grey", linestyle="--", linewidth=0.8, label="uniform 1/K")
+    bar.axvline(1.0 / k, color="grey", linestyle="--", linewidth=0.8)
     bar.invert_yaxis()
-    bar.set_xlabel("fusion weight W")
+    bar.set_xlabel("fusion weight W (dashed: uniform 1/K)", fontsize=8)
     bar.set_title("W (RFN, Eq. 6)", fontsize=9)
     bar.tick_params(labelsize=8)
-    bar.legend(fontsize=7, loc="lower right")
     if rows == 2:
         fig.axes[k].set_ylabel(f"graph, {graph.num_nodes} nodes", fontsize=8)
     fig.axes[0].set_ylabel("image", fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1 - 0.04 / height, va="top")
     return fig
 
 
