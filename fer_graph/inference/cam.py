@@ -4,14 +4,14 @@ visual components C_k^v and over the graph's nodes for the spatial components C_
 Targets (per component k, for a class c, by default the predicted one):
 
 - visual: the component's contribution to the class logit, W_k * CHN(C_k^v)_c with W_k held
-  fixed (the fused logit is sum_k W_k CHN(C_k^v)_c + bias).
+  fixed (the logit CHN(F_u)_c equals sum_k W_k CHN(C_k^v)_c: CHN is affine and W sums to one).
 - spatial: the component's fusion score <C_k^v, C_k^s> (Eq. 6), the only way C_k^s acts on
   the prediction; C_k^v is held fixed, so the gradient reaches the graph through C_k^s only.
 
 Maps are Grad-CAM (Selvaraju et al. 2017): channel weights are the mean gradient over the
 positions (pixels of the VREN's last stage map, or the nodes of the last SREN layer, as in
 Pope et al. 2019 for graphs) and the map is the weighted channel sum. Maps are kept signed;
-the figure (``fer_graph.viz.components``) shows the usual ReLU-ed, [0, 1]-scaled view.
+``fer_graph.viz.components`` decides how to scale them for display.
 """
 
 from __future__ import annotations
