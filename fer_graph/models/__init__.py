@@ -1,5 +1,6 @@
 """CS-GBSBF model parts (VREN, SREN, AGM, RSN, RFN, CHN), the joint loss and create_model."""
 
+from fer_graph.models import fervgg  # noqa: F401  (registers the fervgg_* timm backbones)
 from fer_graph.models.factory import DEFAULT_CONFIG, create_model
 from fer_graph.models.losses import CSGBSBFLoss, bootstrap_alignment_loss
 from fer_graph.models.output import ModelOutput
