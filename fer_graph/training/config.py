@@ -323,6 +323,13 @@ def _check_search(config: dict) -> None:
         needed = {"choice": {"type", "values"}}.get(spec["type"], {"type", "low", "high"})
         if set(spec) != needed:
             raise ConfigError(f"{where}: a {spec['type']} space takes exactly {sorted(needed)}")
+    sched = search["scheduler"]
+    max_t = sched["max_t"] or config["train"]["epochs"]
+    if sched["type"] == "asha" and not 1 <= sched["grace_period"] <= max_t:
+        raise ConfigError(
+            f"search.scheduler.grace_period: must be in [1, {max_t}] (max_t, or train.epochs when unset), "
+            f"got {sched['grace_period']}"
+        )
     if search["metric"] not in ("val_accuracy", "val_uf1", "val_uar", "val_loss"):
         raise ConfigError(f"search.metric: must be a validation metric, got {search['metric']!r}")
 

@@ -88,6 +88,8 @@ def test_search_section_is_checked(synthetic_yaml: Path) -> None:
     assert cfg["search"]["scheduler"]["type"] == "asha"
     with pytest.raises(ConfigError, match=r"^search\.space\.train\.nope: train\.nope is not a config key"):
         load_config(synthetic_yaml, ["search.space={train.nope: {type: choice, values: [1]}}"])
+    with pytest.raises(ConfigError, match=r"^search\.scheduler\.grace_period: must be in \[1, 2\]"):
+        load_config(synthetic_yaml, good + ["train.epochs=2", "search.scheduler.grace_period=3"])
     with pytest.raises(ConfigError, match=r"^search\.metric: must be a validation metric"):
         load_config(synthetic_yaml, good + ["search.metric=test_accuracy"])
 
