@@ -36,8 +36,6 @@ def prepare(config: dict, console: Console) -> tuple[DatasetIndex, GraphStore | 
 
 def build_model_and_loss(config: dict) -> tuple[torch.nn.Module, torch.nn.Module]:
     """`create_model(config["model"])` and `CSGBSBFLoss(**config["loss"])`."""
-    # fervgg registers the fervgg_* timm backbones; fer_graph.models does not import it itself.
-    import fer_graph.models.fervgg  # noqa: F401
     from fer_graph.models import CSGBSBFLoss, create_model
 
     try:
