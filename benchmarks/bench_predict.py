@@ -3,9 +3,9 @@
 Runs ``Predictor.predict_paths`` (decode -> granular-ball graph -> eval transform -> batched
 forward) over the first N FER-2013 test images (sorted) with the model of an experiment config
 (random weights unless --checkpoint is given: throughput does not depend on them), and prints
-images/s and the share of time per stage. A few images are predicted first, untimed, so numba
-compilation and first-call allocations are not counted. Process CPU time is printed too,
-since other processes on the machine slow the wall clock.
+images/s and the share of time per stage. One batch is predicted twice first, untimed, so
+numba compilation and the first call's kernel set-up are not counted. Process CPU time is
+printed too, since other processes on the machine slow the wall clock.
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_predict.py [--images 1000] [--config experiments/configs/fer2013_cpu.yaml]
 """
@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or _random_checkpoint(Path(args.config), Path(tmp))
         loaded = load_model(checkpoint, device="cpu", use_amp=not args.no_amp)
-    predictor = Predictor(loaded)
-    predictor.predict_paths(paths[:8], batch_size=8)  # warm-up, untimed
+    warm = Predictor(loaded)
+    for _ in range(2):  # untimed: numba compilation, oneDNN kernel set-up for this batch shape
+        warm.predict_paths(paths[: args.batch_size], batch_size=args.batch_size)
     predictor = Predictor(loaded)
     wall, cpu = time.perf_counter(), time.process_time()
     rows = predictor.predict_paths(paths, batch_size=args.batch_size)
