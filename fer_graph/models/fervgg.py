@@ -1,7 +1,7 @@
 """FER-VGG: a compact VGG-style CNN for 48 px faces, registered as a timm model family.
 
 timm's own small backbones downsample a 48 px face to 2x2 (ResNet) or carry 100M-parameter
-heads (VGG); this family keeps four double-conv stages (48 -> 24 -> 12 -> 6 -> 3) and a pooled
+heads (VGG); this family keeps four conv stages (48 -> 24 -> 12 -> 6 -> 3) and a pooled
 linear head, the design that trains FER-2013 from scratch on a CPU within an hour.
 Registering it lets every config name it like any other timm backbone.
 """
@@ -28,7 +28,7 @@ class FerVGG(nn.Module):
 
     Args:
         channels: output channels of each stage.
-        convs_per_stage: 3x3 convolutions in each stage.
+        convs_per_stage: 3x3 convolutions in each stage (one number for all, or one per stage).
         in_chans: input image channels.
         num_classes: classifier outputs (0 for a feature extractor).
         global_pool: timm pooling type of the head.
@@ -39,7 +39,7 @@ class FerVGG(nn.Module):
     def __init__(
             self,
             channels: Sequence[int] = (64, 128, 256, 512),
-            convs_per_stage: int = 2,
+            convs_per_stage: Union[int, Sequence[int]] = 2,
             in_chans: int = 3,
             num_classes: int = 1000,
             global_pool: str = "avg",
@@ -51,10 +51,13 @@ class FerVGG(nn.Module):
         self.drop_rate = drop_rate
         self.feature_info = []
         stages = []
+        depths = [convs_per_stage] * len(channels) if isinstance(convs_per_stage, int) else list(convs_per_stage)
+        if len(depths) != len(channels):
+            raise ValueError(f"convs_per_stage has {len(depths)} entries for {len(channels)} stages")
         prev = in_chans
-        for index, width in enumerate(channels):
+        for index, (width, depth) in enumerate(zip(channels, depths)):
             layers: List[nn.Module] = []
-            for _ in range(convs_per_stage):
+            for _ in range(depth):
                 layers += _conv_bn_act(prev, width)
                 prev = width
             layers.append(nn.MaxPool2d(2))
@@ -134,5 +137,11 @@ def fervgg_small(pretrained: bool = False, **kwargs: Any) -> FerVGG:
 
 @register_model
 def fervgg_base(pretrained: bool = False, **kwargs: Any) -> FerVGG:
-    """FER-VGG with 64-128-256-512 channels (the CPU FER-2013 configuration)."""
-    return _create("fervgg_base", pretrained, **dict(dict(channels=(64, 128, 256, 512)), **kwargs))
+    """FER-VGG with 64-128-256-512 channels, one conv in the two wide early stages, two after.
+
+    Single convolutions at 48 and 24 px halve the step time of a uniform double-conv stack
+    while the deeper stages, where expressions are told apart, keep their two.
+    """
+    return _create(
+        "fervgg_base", pretrained, **dict(dict(channels=(64, 128, 256, 512), convs_per_stage=(1, 1, 2, 2)), **kwargs)
+    )
