@@ -26,7 +26,6 @@ FER2013_TEST = ROOT / ".." / "shared" / "datasets" / "fer2013" / "test"
 
 def _random_checkpoint(config_path: Path, out_dir: Path) -> Path:
     """The config's model with random weights, saved as a training checkpoint."""
-    import fer_graph.models.fervgg  # noqa: F401  registers fervgg_* with timm
     from fer_graph.models import create_model
     from fer_graph.training.checkpoint import save_checkpoint
     from fer_graph.training.config import load_config

@@ -130,7 +130,6 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu",
         FileNotFoundError: no such file.
         CheckpointError: not a fer_graph checkpoint, or its weights do not fit its config.
     """
-    import fer_graph.models.fervgg  # noqa: F401  registers fervgg_* with timm so configs can name it
     from fer_graph.models import create_model
 
     path = Path(checkpoint)

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-import fer_graph.models.fervgg  # noqa: F401  registers the fervgg_* backbones with timm
 from fer_graph.data.readers import FER2013_CLASSES
 from fer_graph.models import create_model
 from fer_graph.training.checkpoint import save_checkpoint
