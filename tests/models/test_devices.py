@@ -1,0 +1,55 @@
+"""Paths that need a GPU or downloaded weights: marked, and skipped where those are absent."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fer_graph.models import CSGBSBFLoss, create_model
+from conftest import TINY
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+
+
+def _cached_weights(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "model.safetensors"), str)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_full_model_trains_on_cuda_with_the_torch_graph_backend(make_graphs) -> None:
+    device = torch.device("cuda")
+    model = create_model({**TINY, "graph_backend": "auto"}).to(device)
+    graphs = make_graphs([5, 40, 1]).to(device)
+    images = torch.randn(3, 3, 48, 48, device=device)
+    labels = torch.tensor([0, 1, 2], device=device)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = model(images, graphs)
+        total, _ = CSGBSBFLoss()(out, labels)
+    total.backward()
+    assert torch.isfinite(total)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_cuda_and_cpu_agree_in_float32(make_graphs) -> None:
+    torch.manual_seed(0)
+    model = create_model({**TINY, "graph_backend": "torch"}).eval()
+    graphs = make_graphs([7, 30])
+    images = torch.randn(2, 3, 48, 48)
+    with torch.no_grad():
+        cpu = model(images, graphs).logits
+        gpu = model.to("cuda")(images.cuda(), graphs.to("cuda")).logits.cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.pretrained
+@pytest.mark.skipif(not _cached_weights("timm/resnet18.a1_in1k"), reason="resnet18 ImageNet weights not cached (offline)")
+def test_pretrained_backbone_by_timm_name(make_graphs) -> None:
+    model = create_model({**TINY, "backbone": "resnet18", "pretrained": True})
+    out = model(torch.randn(2, 3, 48, 48), make_graphs([4, 9]))
+    assert out.logits.shape == (2, TINY.get("num_classes", 7))
