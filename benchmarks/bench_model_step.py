@@ -46,7 +46,7 @@ def random_ball_graph(rng: np.random.Generator, size: int = 48) -> BallGraph:
     return BallGraph(boxes=boxes, features=features, edges=edges, image_shape=(size, size))
 
 
-def make_graphs(batch: int, seed: int) -> tuple[GraphBatch, str]:
+def make_graphs(batch: int, seed: int, max_nodes: int) -> tuple[GraphBatch, str]:
     """Granular-ball graphs of real FER-2013 faces when the builder and images exist."""
     rng = np.random.default_rng(seed)
     files = sorted(FER2013_TEST.glob("*/*"))[:: 97][:batch] if FER2013_TEST.is_dir() else []
@@ -58,17 +58,22 @@ def make_graphs(batch: int, seed: int) -> tuple[GraphBatch, str]:
         return collate_graphs([random_ball_graph(rng) for _ in range(batch)]), "random geometric"
     from fer_graph.data.readers import load_image
 
-    graphs = [build_graph(load_image(path)) for path in files]
-    return collate_graphs(graphs), "build_graph on FER-2013 test faces"
+    from fer_graph.granular.graph import GBRParams
+
+    params = GBRParams(max_nodes=max_nodes)
+    graphs = [build_graph(load_image(path), params) for path in files]
+    return collate_graphs(graphs), f"build_graph (max_nodes {max_nodes}) on FER-2013 test faces"
 
 
 def count(module: torch.nn.Module | None) -> int:
     return 0 if module is None else sum(p.numel() for p in module.parameters())
 
 
-def bench(backbone: str, img_size: int, steps: int, batch: int, overrides: dict, fused: bool) -> None:
+def bench(
+    backbone: str, img_size: int, steps: int, batch: int, overrides: dict, fused: bool, max_nodes: int
+) -> None:
     torch.manual_seed(0)
-    graphs, source = make_graphs(batch, seed=0)
+    graphs, source = make_graphs(batch, seed=0, max_nodes=max_nodes)
     assert graphs.x.shape[1] == NUM_FEATURES
     images = torch.randn(batch, 3, img_size, img_size)
     targets = torch.randint(0, 7, (batch,))
@@ -129,6 +134,8 @@ def main() -> None:
     parser.add_argument("--fused", action="store_true", help="fused Adam (much faster on CPU)")
     parser.add_argument("--sren-hidden", type=int, default=None)
     parser.add_argument("--sren-layers", type=int, default=None)
+    parser.add_argument("--embed-dim", type=int, default=None, help="D_e (paper: 1024)")
+    parser.add_argument("--max-nodes", type=int, default=2048, help="GDS node cap of the graphs")
     parser.add_argument("--agm-mode", default=None, choices=("global", "spatial"))
     parser.add_argument(
         "--configs",
@@ -143,11 +150,13 @@ def main() -> None:
         overrides["sren_hidden"] = args.sren_hidden
     if args.sren_layers is not None:
         overrides["sren_layers"] = args.sren_layers
+    if args.embed_dim is not None:
+        overrides["embed_dim"] = args.embed_dim
     if args.agm_mode is not None:
         overrides["agm"] = {"mode": args.agm_mode}
     for item in args.configs.split(","):
         backbone, size = item.split(":")
-        bench(backbone, int(size), args.steps, args.batch, overrides, args.fused)
+        bench(backbone, int(size), args.steps, args.batch, overrides, args.fused, args.max_nodes)
 
 
 if __name__ == "__main__":
