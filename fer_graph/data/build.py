@@ -103,19 +103,11 @@ class ChunkBuilder:
         return shard
 
 
-def _builder_fingerprint() -> str:
-    """Hash of the graph builder's source: shards of older builder code are never reused."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(granular.__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def build_key(index: DatasetIndex, params: GBRParams, chunk_size: int, feature_dtype: str) -> str:
     """Hash of everything that determines the built file (not the worker count)."""
     digest = hashlib.sha256()
     header = {
-        "version": fer_graph.__version__, "builder": _builder_fingerprint(),
+        "version": fer_graph.__version__, "builder": granular.builder_fingerprint(),
         "params": params.to_dict(), "chunk": chunk_size, "dtype": feature_dtype,
         "layout": index.layout, "root": str(Path(index.root).resolve()),
     }

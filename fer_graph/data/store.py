@@ -2,8 +2,9 @@
 
 Layout (``FORMAT`` version 1); G graphs, N nodes and E edges in total::
 
-    /                       attrs: format, format_version, fer_graph_version, params (JSON
-                            GBRParams), feature_names (JSON), layout, root
+    /                       attrs: format, format_version, fer_graph_version,
+                            builder_fingerprint (hash of fer_graph.granular's source), params
+                            (JSON GBRParams), feature_names (JSON), layout, root
     /class_names   (C,)     str
     /graphs/ids    (G,)     str, in the order written (the builder sorts them by id)
     /graphs/labels (G,)     int16
@@ -37,6 +38,7 @@ import h5py
 import numpy as np
 
 import fer_graph
+from fer_graph.granular import builder_fingerprint
 from fer_graph.granular.graph import FEATURE_NAMES, NUM_FEATURES, BallGraph, GBRParams
 
 FORMAT = "fer_graph.graph_store"
@@ -199,6 +201,7 @@ class GraphStoreWriter:
         f.attrs.update({
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "fer_graph_version": fer_graph.__version__,
+            "builder_fingerprint": builder_fingerprint(),
             "params": json.dumps(params.to_dict(), sort_keys=True),
             "feature_names": json.dumps(list(FEATURE_NAMES)),
             "layout": layout, "root": str(root),
@@ -299,6 +302,8 @@ class GraphStore:
             raise ValueError(f"not a fer_graph graph store: {self.path}")
         self.params = GBRParams.from_dict(json.loads(f.attrs["params"]))
         self.fer_graph_version = str(f.attrs["fer_graph_version"])
+        # empty for files written before the fingerprint was recorded: never taken as current
+        self.builder_fingerprint = str(f.attrs.get("builder_fingerprint", ""))
         self.layout = str(f.attrs["layout"])
         self.root = str(f.attrs["root"])
         self.feature_names = tuple(json.loads(f.attrs["feature_names"]))

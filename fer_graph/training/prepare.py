@@ -15,6 +15,7 @@ from fer_graph.data.protocols import Fold, make_folds
 from fer_graph.data.readers import DatasetIndex, DatasetLayoutError, discover
 from fer_graph.data.store import GraphStore
 from fer_graph.data.synthetic import write_synthetic_dataset
+from fer_graph.granular import builder_fingerprint
 from fer_graph.granular.graph import GBRParams
 from fer_graph.training.config import ConfigError, graph_params_dict
 
@@ -53,6 +54,8 @@ def uses_graphs(config: dict) -> bool:
 def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> GraphStore | None:
     """Reuse the graph store when its parameters match the config, else build it with Ray.
 
+    A store written by other graph-builder code, or lacking samples of the dataset, is rebuilt.
+
     Raises:
         ConfigError: the store exists but was built with other parameters.
     """
@@ -74,10 +77,13 @@ def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> Graph
                 "delete it or set graphs.store to a new path"
             )
         known = set(store.ids) | {f[0] for f in store.failures}
-        if all(s.id in known for s in index.samples):
+        if store.builder_fingerprint != builder_fingerprint():
+            console.print(f"graph store {path} was built by other graph-builder code; rebuilding it")
+        elif all(s.id in known for s in index.samples):
             console.print(f"reusing graph store {path} ({len(store)} graphs)")
             return store
-        console.print(f"graph store {path} lacks samples of {index.root}; rebuilding it")
+        else:
+            console.print(f"graph store {path} lacks samples of {index.root}; rebuilding it")
         store.close()
     console.print(f"building graphs for {len(index)} images into {path}")
     build_graph_store(
