@@ -2,9 +2,8 @@
 
 Measures forward + backward + Adam step at batch 16, the two models alternating step by
 step in one process so both see the same machine load, and prints parameter counts per
-part. Graphs come from fer_graph.granular.build.build_graph on 16 FER-2013 test faces from
-../shared/datasets when both exist, else random geometric graphs of the size granular-ball
-graphs have at 48 px (300-600 nodes, ~3 edges per node). Wall time is what the target is
+part. Graphs come from build_graph on 16 FER-2013 test faces from ../shared/datasets, or
+on 16 synthetic faces where that folder is absent. Wall time is what the target is
 about; process CPU time is printed too because it is less disturbed by other processes.
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_model_step.py [--steps 10] [--threads 2]
@@ -17,52 +16,28 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from fer_graph.data.graph_batch import GraphBatch, collate_graphs
-from fer_graph.granular.graph import NUM_FEATURES, BallGraph
+from fer_graph.data.readers import load_image
+from fer_graph.data.synthetic import CLASS_NAMES, render_face
+from fer_graph.granular import NUM_FEATURES, GBRParams, build_graph
 from fer_graph.models import CSGBSBFLoss, create_model
 
 FER2013_TEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "fer2013" / "test"
 
 
-def random_ball_graph(rng: np.random.Generator, size: int = 48) -> BallGraph:
-    """A random geometric graph with feature scales like granular-ball graphs."""
-    n = int(rng.integers(300, 601))
-    centre = rng.uniform(0, size, (n, 2))
-    half = rng.uniform(0.5, 3.0, (n, 2))
-    boxes = np.concatenate([centre - half, centre + half], axis=1).clip(0, size - 1).astype(np.int32)
-    stats = np.stack([
-        rng.uniform(0, 2500, n), rng.uniform(0, 255, n), rng.normal(0, 1, n),
-        rng.uniform(0, 255, n), rng.uniform(0, 255, n), rng.uniform(0, 8, n),
-    ], axis=1)
-    features = np.concatenate([centre, half, stats, centre / size], axis=1).astype(np.float32)
-    dist = np.linalg.norm(centre[:, None] - centre[None], axis=-1)
-    np.fill_diagonal(dist, np.inf)
-    near = np.argsort(dist, axis=1)[:, :3]
-    pairs = np.sort(np.stack([np.repeat(np.arange(n), 3), near.ravel()], axis=1), axis=1)
-    edges = np.unique(pairs, axis=0).astype(np.int32)
-    return BallGraph(boxes=boxes, features=features, edges=edges, image_shape=(size, size))
-
-
 def make_graphs(batch: int, seed: int, max_nodes: int) -> tuple[GraphBatch, str]:
-    """Granular-ball graphs of real FER-2013 faces when the builder and images exist."""
-    rng = np.random.default_rng(seed)
-    files = sorted(FER2013_TEST.glob("*/*"))[:: 97][:batch] if FER2013_TEST.is_dir() else []
-    try:
-        from fer_graph.granular.build import build_graph
-    except ImportError:
-        build_graph = None
-    if build_graph is None or len(files) < batch:
-        return collate_graphs([random_ball_graph(rng) for _ in range(batch)]), "random geometric"
-    from fer_graph.data.readers import load_image
-
-    from fer_graph.granular.graph import GBRParams
-
+    """Granular-ball graphs of real FER-2013 test faces, or of synthetic faces where those are absent."""
     params = GBRParams(max_nodes=max_nodes)
-    graphs = [build_graph(load_image(path), params) for path in files]
-    return collate_graphs(graphs), f"build_graph (max_nodes {max_nodes}) on FER-2013 test faces"
+    files = sorted(FER2013_TEST.glob("*/*"))[:: 97][:batch] if FER2013_TEST.is_dir() else []
+    if len(files) == batch:
+        images, source = [load_image(path) for path in files], "FER-2013 test faces"
+    else:
+        images = [render_face(seed, "test", k % len(CLASS_NAMES), k) for k in range(batch)]
+        source = "synthetic faces"
+    graphs = [build_graph(image, params) for image in images]
+    return collate_graphs(graphs), f"build_graph (max_nodes {max_nodes}) on {source}"
 
 
 def count(module: torch.nn.Module | None) -> int:
