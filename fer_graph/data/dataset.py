@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from fer_graph.data.graph_batch import GraphBatch, collate_graphs
 from fer_graph.data.readers import DatasetIndex
+from fer_graph.data.transforms import mirror_pair
 from fer_graph.granular.graph import BallGraph
 
 Item = tuple[torch.Tensor, BallGraph | None, int]
@@ -233,3 +234,13 @@ def collate_batch(items: Sequence[Item]) -> tuple[torch.Tensor, GraphBatch | Non
     if any(g is None for g in graphs):
         raise ValueError("a batch mixes samples with and without graphs")
     return images, collate_graphs(graphs), labels
+
+
+def collate_with_mirrors(items: Sequence[Item]) -> tuple[torch.Tensor, GraphBatch | None, torch.Tensor]:
+    """``collate_batch`` of the B items followed by their B mirrors (flip test-time augmentation).
+
+    Returns 2B images and graphs; labels stay (B,): view v of sample i is row ``v * B + i``.
+    """
+    mirrors = [(*mirror_pair(x, graph), label) for x, graph, label in items]
+    images, graphs, _ = collate_batch(list(items) + mirrors)
+    return images, graphs, torch.tensor([int(item[2]) for item in items], dtype=torch.int64)

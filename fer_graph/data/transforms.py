@@ -199,6 +199,12 @@ class PairTransform:
         return x, affine
 
 
+def mirror_pair(x: torch.Tensor, graph: BallGraph | None) -> tuple[torch.Tensor, BallGraph | None]:
+    """The left-right mirror of a transformed (C, H, W) tensor and of its graph (flip TTA)."""
+    mirrored = transform_graph(graph, Affine.hflip()) if graph is not None else None
+    return torch.flip(x, dims=[-1]), mirrored
+
+
 def _per_channel(value: float | Sequence[float], chans: int, key: str) -> torch.Tensor:
     values = [float(value)] if np.isscalar(value) else [float(v) for v in value]
     if len(values) == 1:

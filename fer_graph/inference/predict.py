@@ -20,10 +20,11 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-from fer_graph.data.dataset import collate_batch
+from fer_graph.data.dataset import collate_batch, collate_with_mirrors
 from fer_graph.data.readers import IMAGE_EXTENSIONS, ImageReadError, load_image
 from fer_graph.inference.faces import FaceDetector
 from fer_graph.inference.loading import LoadedModel
+from fer_graph.models.output import view_probabilities
 
 _GLOB_CHARS = set("*?[")
 
@@ -133,7 +134,9 @@ class Predictor:
     def predict_items(self, items: Sequence[tuple[torch.Tensor, object]]) -> np.ndarray:
         """Probabilities (B, num_classes) for prepared (tensor, graph) pairs, as one batch."""
         start = time.perf_counter()
-        images, graphs, _ = collate_batch([(t, g, 0) for t, g in items])
+        batch = [(t, g, 0) for t, g in items]
+        views = 2 if self.loaded.config["train"].get("tta_hflip", False) else 1
+        images, graphs, _ = collate_with_mirrors(batch) if views == 2 else collate_batch(batch)
         images = images.to(self.loaded.device)
         if self.loaded.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -141,7 +144,7 @@ class Predictor:
             graphs = graphs.to(self.loaded.device)
         with self.loaded.autocast():
             logits = self.loaded.model(images, graphs).logits
-        probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
+        probs = view_probabilities(logits, views).cpu().numpy()
         self.timings.model += time.perf_counter() - start
         return probs
 

@@ -27,3 +27,11 @@ class ModelOutput:
     spatial_components: torch.Tensor | None = None
     component_logits: torch.Tensor | None = None
     feature_map: torch.Tensor | None = None
+
+
+def view_probabilities(logits: torch.Tensor, views: int = 1) -> torch.Tensor:
+    """Class probabilities averaged over test-time views stacked view-major: (V*B, C) -> (B, C)."""
+    if views < 1 or logits.shape[0] % views:
+        raise ValueError(f"{logits.shape[0]} rows do not split into {views} views")
+    probs = torch.softmax(logits.float(), dim=1)
+    return probs.reshape(views, -1, probs.shape[1]).mean(dim=0)

@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
         "min_lr_ratio": 0.0,
         "amp": False,
         "channels_last": False,
+        "tta_hflip": False,
         "grad_clip": None,
         "device": "auto",
         "num_threads": None,

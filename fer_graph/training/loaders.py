@@ -6,7 +6,13 @@ from typing import Sequence
 
 from torch.utils.data import DataLoader
 
-from fer_graph.data.dataset import FERGraphDataset, IndexImages, collate_batch, preload_images
+from fer_graph.data.dataset import (
+    FERGraphDataset,
+    IndexImages,
+    collate_batch,
+    collate_with_mirrors,
+    preload_images,
+)
 from fer_graph.data.readers import DatasetIndex
 from fer_graph.data.store import GraphStore
 from fer_graph.data.transforms import build_transforms
@@ -20,6 +26,7 @@ def make_loader(
     Shuffling draws from torch's global generator (no private `generator=`), so the order
     continues exactly when a resumed run restores the saved RNG state. Augmentation draws
     from the dataset's (seed, epoch, position) streams; the trainer calls `set_epoch`.
+    With ``train.tta_hflip`` evaluation batches also carry every sample's mirror.
     """
     data, train_cfg = config["data"], config["train"]
     train_tf, eval_tf = build_transforms(data)
@@ -38,7 +45,7 @@ def make_loader(
         shuffle=train,
         # A last batch of one sample breaks BatchNorm in training; evaluation keeps every sample.
         drop_last=train and len(ids) % batch == 1,
-        collate_fn=collate_batch,
+        collate_fn=collate_with_mirrors if train_cfg["tta_hflip"] and not train else collate_batch,
         num_workers=train_cfg["num_workers"],
         persistent_workers=False,
     )

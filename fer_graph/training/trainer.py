@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from fer_graph.models.output import view_probabilities
+
 from fer_graph.training.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -106,19 +108,24 @@ def _to_device(batch: tuple, device: torch.device, channels_last: bool) -> tuple
 
 
 @torch.no_grad()
-def evaluate(model, loader: Iterable, loss_fn, device: torch.device, amp=False, channels_last=False) -> EvalResult:
-    """Run the model over a loader without gradients; returns loss, labels and probabilities."""
+def evaluate(model, loader: Iterable, loss_fn, device: torch.device, amp=False, channels_last=False,
+             views: int = 1) -> EvalResult:
+    """Run the model over a loader without gradients; returns loss, labels and probabilities.
+
+    With ``views`` > 1 each batch holds that many views of its samples, view-major (see
+    ``collate_with_mirrors``): probabilities are averaged over views, the loss over all rows.
+    """
     model.eval()
     total_loss, count, labels, probs = 0.0, 0, [], []
     for batch in loader:
         images, graphs, targets = _to_device(batch, device, channels_last)
         with autocast(device, amp):
             output = model(images, graphs)
-            loss, _ = loss_fn(output, targets)
+            loss, _ = loss_fn(output, targets.repeat(views))
         total_loss += float(loss) * len(targets)
         count += len(targets)
         labels.append(targets.cpu().numpy())
-        probs.append(torch.softmax(output.logits.float(), dim=1).cpu().numpy())
+        probs.append(view_probabilities(output.logits, views).cpu().numpy())
     return EvalResult(
         loss=total_loss / max(count, 1),
         labels=np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64),
@@ -262,7 +269,8 @@ class Trainer:
 
     def evaluate(self, loader) -> EvalResult:
         """Evaluate the current weights on a loader."""
-        return evaluate(self.model, loader, self.loss_fn, self.device, self.amp, self.train_cfg["channels_last"])
+        views = 2 if self.train_cfg["tta_hflip"] else 1
+        return evaluate(self.model, loader, self.loss_fn, self.device, self.amp, self.train_cfg["channels_last"], views)
 
     def _save(self, path: Path, epoch: int, row: dict, scheduler, history, best, full: bool) -> None:
         payload = {

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from fer_graph.data.dataset import (
-    FERGraphDataset, IndexImages, MissingGraphError, collate_batch, preload_images,
+    FERGraphDataset, IndexImages, MissingGraphError, collate_batch, collate_with_mirrors, preload_images,
 )
 from fer_graph.data.readers import discover
 from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter, derive_geometry
@@ -160,3 +160,22 @@ def test_collate_without_graphs(folder):
     ids = sorted(images)[:3]
     x, batch, y = collate_batch([FERGraphDataset(images, None, ids, [0, 1, 2])[k] for k in range(3)])
     assert batch is None and x.shape == (3, 1, 24, 24) and y.tolist() == [0, 1, 2]
+
+
+def test_collate_with_mirrors_appends_the_flipped_views(folder):
+    _, images, graphs = folder
+    ids = sorted(images)[:3]
+    items = [FERGraphDataset(images, graphs, ids, [0, 2, 1])[k] for k in range(3)]
+    x, batch, y = collate_with_mirrors(items)
+    assert x.shape == (6, 1, 24, 24) and y.tolist() == [0, 2, 1]
+    torch.testing.assert_close(x[3:], torch.flip(x[:3], dims=[-1]))
+    assert batch.num_graphs == 6
+    counts = batch.nodes_per_graph().tolist()
+    assert counts[3:] == counts[:3]
+    plain_x, plain_batch, _ = collate_batch(items)
+    torch.testing.assert_close(x[:3], plain_x)
+    first_half = batch.graph_index < 3
+    torch.testing.assert_close(batch.x[first_half], plain_batch.x)
+    # mirrored node columns: col_norm -> 1 - col_norm, everything but the column features kept
+    torch.testing.assert_close(batch.x[~first_half][:, -1], 1 - plain_batch.x[:, -1], atol=1e-6, rtol=0)
+    torch.testing.assert_close(batch.x[~first_half][:, 4:10], plain_batch.x[:, 4:10])

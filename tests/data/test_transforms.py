@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fer_graph.data.transforms import (
-    Affine, Augment, PairTransform, build_transforms, transform_graph, warp_image,
+    Affine, Augment, PairTransform, build_transforms, mirror_pair, transform_graph, warp_image,
 )
 from fer_graph.granular.graph import FEATURE_NAMES, BallGraph
 
@@ -75,6 +75,17 @@ def test_hflip_twice_is_identity(pair):
     twice = transform_graph(transform_graph(graph, Affine.hflip()), Affine.hflip())
     np.testing.assert_array_equal(twice.boxes, graph.boxes)
     np.testing.assert_allclose(twice.features, graph.features, atol=1e-5)
+
+
+def test_mirror_pair_equals_an_always_flip_augmentation(pair):
+    image, graph = pair
+    x, _ = grey()(image, graph)
+    mirrored_x, mirrored = mirror_pair(x, graph)
+    want_x, want = grey(crop="none", hflip=1.0)(image, graph, np.random.default_rng(0))
+    torch.testing.assert_close(mirrored_x, want_x)
+    np.testing.assert_array_equal(mirrored.boxes, want.boxes)
+    np.testing.assert_allclose(mirrored.features, want.features, atol=1e-6)
+    assert mirror_pair(x, None)[1] is None
 
 
 @pytest.mark.parametrize("image_size", [48, 96])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import csv
+import dataclasses
 import json
 import shutil
 import sys
@@ -12,8 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from fer_graph.data.graph_batch import collate_graphs
 from fer_graph.data.readers import discover, load_image
 from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
+from fer_graph.data.transforms import mirror_pair
 from fer_graph.granular.build import build_graph
 from fer_graph.inference.loading import as_stored, load_model
 from fer_graph.inference.predict import Predictor, expand_inputs
@@ -195,3 +199,19 @@ def test_predict_tool_writes_csv_and_json(tiny_checkpoint, inputs, tmp_path, mon
     records = json.loads(out.with_suffix(".json").read_text())
     assert [Path(r["file"]) for r in records] == files
     assert sum(r["error"] is not None for r in records) == 2
+
+
+def test_flip_tta_averages_the_image_and_its_mirror(loaded, inputs):
+    """With train.tta_hflip the checkpoint's evaluation averaged each face with its mirror."""
+    config = copy.deepcopy(loaded.config)
+    config["train"]["tta_hflip"] = True
+    tta = dataclasses.replace(loaded, config=config)
+    image = load_image(inputs["good"][0])
+    tensor, graph = loaded.tensor_for(image), loaded.graph_for(image)
+    mirrored_tensor, mirrored_graph = mirror_pair(tensor, graph)
+    with torch.no_grad():
+        plain = torch.softmax(loaded.model(tensor[None], collate_graphs([graph])).logits, dim=1)
+        mirror = torch.softmax(loaded.model(mirrored_tensor[None], collate_graphs([mirrored_graph])).logits, dim=1)
+    got = Predictor(tta).predict_images([image])
+    np.testing.assert_allclose(got[0], ((plain + mirror) / 2)[0].numpy(), atol=1e-6)
+    assert not np.allclose(got, Predictor(loaded).predict_images([image]), atol=1e-6)

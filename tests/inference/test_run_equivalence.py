@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from fer_graph.inference.loading import load_model
@@ -17,10 +18,11 @@ from fer_graph.training.report import read_predictions
 TINY = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "tiny.yaml"
 
 
-def test_predictions_equal_run_py_saved_test_predictions(tmp_path):
+@pytest.mark.parametrize("tta", [False, True], ids=["plain", "flip_tta"])
+def test_predictions_equal_run_py_saved_test_predictions(tmp_path, tta):
     config = load_config(TINY, [
         f"experiment.output_dir={tmp_path}", "data.synthetic.samples_per_class=12",
-        "train.amp=bf16", "train.channels_last=true", "train.batch_size=8",
+        "train.amp=bf16", "train.channels_last=true", "train.batch_size=8", f"train.tta_hflip={str(tta).lower()}",
     ])
     run_experiment(config, Console(quiet=True))
     run_dir = tmp_path / config["experiment"]["name"] / "seed0" / "official"
