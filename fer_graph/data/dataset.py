@@ -244,3 +244,8 @@ def collate_with_mirrors(items: Sequence[Item]) -> tuple[torch.Tensor, GraphBatc
     mirrors = [(*mirror_pair(x, graph), label) for x, graph, label in items]
     images, graphs, _ = collate_batch(list(items) + mirrors)
     return images, graphs, torch.tensor([int(item[2]) for item in items], dtype=torch.int64)
+
+
+def evaluation_collate(tta_hflip: bool) -> tuple[Callable, int]:
+    """The collate function evaluation uses and how many views of each sample it stacks."""
+    return (collate_with_mirrors, 2) if tta_hflip else (collate_batch, 1)

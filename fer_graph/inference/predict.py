@@ -2,8 +2,8 @@
 
 Each image is decoded with ``load_image``, optionally face-cropped, turned into its graph
 (``LoadedModel.graph_for``) and its tensor (``LoadedModel.tensor_for``), and batches are joined
-with the training collate (``collate_batch``), so a file's probabilities equal those
-evaluation gives for the same image. A file that cannot be read or processed becomes a row
+with evaluation's collate (``evaluation_collate``: the face and, with ``train.tta_hflip``, its
+mirror), so a file's probabilities equal those evaluation gives for the same image. A file that cannot be read or processed becomes a row
 with an error; the others still run.
 """
 
@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-from fer_graph.data.dataset import collate_batch, collate_with_mirrors
+from fer_graph.data.dataset import evaluation_collate
 from fer_graph.data.readers import IMAGE_EXTENSIONS, ImageReadError, load_image
 from fer_graph.inference.faces import FaceDetector
 from fer_graph.inference.loading import LoadedModel
@@ -135,8 +135,8 @@ class Predictor:
         """Probabilities (B, num_classes) for prepared (tensor, graph) pairs, as one batch."""
         start = time.perf_counter()
         batch = [(t, g, 0) for t, g in items]
-        views = 2 if self.loaded.config["train"].get("tta_hflip", False) else 1
-        images, graphs, _ = collate_with_mirrors(batch) if views == 2 else collate_batch(batch)
+        collate, views = evaluation_collate(self.loaded.config["train"].get("tta_hflip", False))
+        images, graphs, _ = collate(batch)
         images = images.to(self.loaded.device)
         if self.loaded.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)

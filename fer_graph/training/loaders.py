@@ -6,13 +6,7 @@ from typing import Sequence
 
 from torch.utils.data import DataLoader
 
-from fer_graph.data.dataset import (
-    FERGraphDataset,
-    IndexImages,
-    collate_batch,
-    collate_with_mirrors,
-    preload_images,
-)
+from fer_graph.data.dataset import FERGraphDataset, IndexImages, collate_batch, evaluation_collate, preload_images
 from fer_graph.data.readers import DatasetIndex
 from fer_graph.data.store import GraphStore
 from fer_graph.data.transforms import build_transforms
@@ -45,7 +39,7 @@ def make_loader(
         shuffle=train,
         # A last batch of one sample breaks BatchNorm in training; evaluation keeps every sample.
         drop_last=train and len(ids) % batch == 1,
-        collate_fn=collate_with_mirrors if train_cfg["tta_hflip"] and not train else collate_batch,
+        collate_fn=collate_batch if train else evaluation_collate(train_cfg["tta_hflip"])[0],
         num_workers=train_cfg["num_workers"],
         persistent_workers=False,
     )

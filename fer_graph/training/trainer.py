@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from fer_graph.data.dataset import evaluation_collate
 from fer_graph.models.output import view_probabilities
-
 from fer_graph.training.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -269,7 +269,7 @@ class Trainer:
 
     def evaluate(self, loader) -> EvalResult:
         """Evaluate the current weights on a loader."""
-        views = 2 if self.train_cfg["tta_hflip"] else 1
+        _, views = evaluation_collate(self.train_cfg["tta_hflip"])
         return evaluate(self.model, loader, self.loss_fn, self.device, self.amp, self.train_cfg["channels_last"], views)
 
     def _save(self, path: Path, epoch: int, row: dict, scheduler, history, best, full: bool) -> None:

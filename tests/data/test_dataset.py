@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from fer_graph.data.dataset import (
-    FERGraphDataset, IndexImages, MissingGraphError, collate_batch, collate_with_mirrors, preload_images,
+    FERGraphDataset, IndexImages, MissingGraphError, collate_batch, collate_with_mirrors, evaluation_collate,
+    preload_images,
 )
 from fer_graph.data.readers import discover
 from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter, derive_geometry
@@ -179,3 +180,8 @@ def test_collate_with_mirrors_appends_the_flipped_views(folder):
     # mirrored node columns: col_norm -> 1 - col_norm, everything but the column features kept
     torch.testing.assert_close(batch.x[~first_half][:, -1], 1 - plain_batch.x[:, -1], atol=1e-6, rtol=0)
     torch.testing.assert_close(batch.x[~first_half][:, 4:10], plain_batch.x[:, 4:10])
+
+
+def test_evaluation_collate_pairs_the_collate_with_its_view_count():
+    assert evaluation_collate(False) == (collate_batch, 1)
+    assert evaluation_collate(True) == (collate_with_mirrors, 2)
