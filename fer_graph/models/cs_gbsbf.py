@@ -42,6 +42,7 @@ class CSGBSBF(nn.Module):
         agm_pairs: str | Sequence[Sequence[int]] = ((-1, -1),),
         srsn: bool = True,
         rfn_temperature: float | None = None,
+        head_norm: bool = False,
         drop_rate: float = 0.0,
     ) -> None:
         """Builds every part; the arguments mirror create_model's config keys.
@@ -79,7 +80,9 @@ class CSGBSBF(nn.Module):
             component_dim=component_dim, num_components=num_components,
             temperature=rfn_temperature, learned_query=not srsn,
         )
-        self.chn = CHN(in_features=component_dim, num_classes=num_classes, drop_rate=drop_rate)
+        self.chn = CHN(
+            in_features=component_dim, num_classes=num_classes, drop_rate=drop_rate, norm=head_norm,
+        )
 
     def forward(self, images: torch.Tensor, graphs: GraphBatch | None = None) -> ModelOutput:
         """images (B, C, H, W) and their B graphs -> ModelOutput with every field set."""
@@ -100,7 +103,7 @@ class CSGBSBF(nn.Module):
             weights=weights,
             visual_components=visual,
             spatial_components=spatial,
-            component_logits=self.chn(visual),
+            component_logits=self.chn.score_components(visual),
             feature_map=stage_maps[self.vren.num_stages - 1],
         )
 

@@ -17,7 +17,8 @@ DEFAULT_AGM: dict[str, Any] = {"enabled": True, "mode": "global", "pairs": [[-1,
 # Keys beyond docs/architecture.md: vrsn_hidden (VRSN's inner width, null = component_dim)
 # and rfn_temperature (null = sqrt(component_dim); 1.0 is the paper's literal Eq. 6).
 # sren_layers/sren_hidden default to 2/64 (not 4/256): on a CPU at 48 px the larger stack
-# alone costs as much as a resnet18 step. drop_rate is dropout before CHN / the baseline head.
+# alone costs as much as a resnet18 step. drop_rate is dropout before CHN / the baseline head;
+# head_norm puts a BatchNorm1d before CHN's linear layer (see CHN).
 DEFAULT_CONFIG: dict[str, Any] = {
     "name": "cs_gbsbf",
     "backbone": "swin_base_patch4_window7_224",
@@ -37,6 +38,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "agm": DEFAULT_AGM,
     "srsn": True,
     "rfn_temperature": None,
+    "head_norm": False,
     "drop_rate": 0.0,
 }
 
@@ -81,6 +83,8 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
     hidden = resolved["vrsn_hidden"]
     if hidden is not None and (isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1):
         raise ValueError(f"vrsn_hidden must be a positive integer or null, got {hidden!r}")
+    if not isinstance(resolved["head_norm"], bool):
+        raise ValueError(f"head_norm must be true or false, got {resolved['head_norm']!r}")
     if not 0.0 <= float(resolved["drop_rate"]) < 1.0:
         raise ValueError(f"drop_rate must be in [0, 1), got {resolved['drop_rate']!r}")
     return resolved
@@ -114,5 +118,5 @@ def create_model(config: Mapping[str, Any] | None = None) -> nn.Module:
         sren_hidden=cfg["sren_hidden"], graph_backend=cfg["graph_backend"],
         agm_enabled=bool(cfg["agm"]["enabled"]), agm_mode=cfg["agm"]["mode"],
         agm_pairs=cfg["agm"]["pairs"], srsn=bool(cfg["srsn"]),
-        rfn_temperature=cfg["rfn_temperature"],
+        rfn_temperature=cfg["rfn_temperature"], head_norm=cfg["head_norm"],
     )

@@ -1,4 +1,4 @@
-"""Small random ball graphs and tiny model configs for the model tests."""
+"""Small random ball graphs for the model tests (shared values live in model_helpers)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pytest
-import torch
 
 from fer_graph.data.graph_batch import GraphBatch, collate_graphs
 from fer_graph.granular.graph import NUM_FEATURES, BallGraph
-
-# timm's test_resnet (0.4M parameters, resnet stages) keeps the model tests to seconds
-TINY = {"backbone": "test_resnet", "img_size": 48, "embed_dim": 64, "component_dim": 16,
-        "num_components": 4, "sren_hidden": 16, "sren_layers": 2}
-
 
 def random_ball_graph(num_nodes: int, rng: np.random.Generator, size: int = 48) -> BallGraph:
     """A graph of num_nodes with each node joined to its 3 nearest nodes, raw-scale features."""
@@ -48,15 +42,3 @@ def make_graphs() -> Callable[..., GraphBatch]:
         return collate_graphs([random_ball_graph(n, rng) for n in sizes])
 
     return make
-
-
-def dense_gcn(
-    x: torch.Tensor, edge_index: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
-) -> torch.Tensor:
-    """D^-1/2 (A+I) D^-1/2 X W + b with a dense adjacency (A[dst, src] = 1)."""
-    n = x.shape[0]
-    adj = torch.zeros(n, n, dtype=x.dtype)
-    adj[edge_index[1], edge_index[0]] = 1.0
-    adj = adj + torch.eye(n, dtype=x.dtype)
-    inv_sqrt = adj.sum(dim=1).pow(-0.5)
-    return inv_sqrt[:, None] * adj * inv_sqrt[None, :] @ x @ weight + bias

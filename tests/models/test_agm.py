@@ -10,7 +10,7 @@ from fer_graph.data.graph_batch import GraphBatch
 from fer_graph.models import create_model
 from fer_graph.models.agm import AGM, resolve_pairs, sample_at_centers
 
-from conftest import TINY
+from model_helpers import TINY
 
 
 def test_resolve_pairs_default_negative_and_all() -> None:

@@ -7,7 +7,7 @@ import torch
 
 from fer_graph.models import CSGBSBFLoss, create_model
 
-from conftest import TINY
+from model_helpers import TINY
 
 
 @pytest.mark.parametrize("sizes", [[1], [1, 300, 17]])

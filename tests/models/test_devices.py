@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fer_graph.models import CSGBSBFLoss, create_model
-from conftest import TINY
+from model_helpers import TINY
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 

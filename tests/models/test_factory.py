@@ -9,7 +9,7 @@ from fer_graph.models import DEFAULT_CONFIG, create_model
 from fer_graph.models.cs_gbsbf import CSGBSBF, VRENOnly
 from fer_graph.models.factory import resolve_config
 
-from conftest import TINY
+from model_helpers import TINY
 
 
 def test_defaults_follow_the_paper_where_it_sets_them() -> None:
@@ -37,6 +37,7 @@ def test_unknown_keys_raise_key_error_naming_them(config: dict, key: str) -> Non
     ({"agm": {"mode": "local"}}, "agm.mode"),
     ({"agm": {"enabled": False, "mode": "local"}}, "agm.mode"),
     ({"graph_backend": "pyg"}, "graph_backend"),
+    ({"head_norm": "yes"}, "head_norm"),
 ])
 def test_inconsistent_values_raise_value_error(config: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -46,6 +47,8 @@ def test_inconsistent_values_raise_value_error(config: dict, match: str) -> None
 def test_builds_both_model_kinds() -> None:
     assert isinstance(create_model(TINY), CSGBSBF)
     assert isinstance(create_model({**TINY, "name": "vren_only"}), VRENOnly)
+    assert create_model(TINY).chn.norm is None
+    assert isinstance(create_model({**TINY, "head_norm": True}).chn.norm, torch.nn.BatchNorm1d)
 
 
 def test_state_dict_round_trip_between_dgl_and_torch_backends(make_graphs) -> None:

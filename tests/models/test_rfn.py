@@ -1,4 +1,4 @@
-"""RFN and CHN: weights sum to one, F_u is the weighted sum, temperatures and the learned query."""
+"""RFN and CHN: weights sum to one, F_u is the weighted sum, temperatures, the learned query, the BN neck."""
 
 from __future__ import annotations
 
@@ -49,6 +49,47 @@ def test_learned_query_starts_uniform_and_is_trainable() -> None:
 def test_chn_classifies_fused_and_component_features_with_one_head() -> None:
     chn = CHN(in_features=8, num_classes=7)
     components = torch.rand(3, 4, 8)
-    per_component = chn(components)
+    per_component = chn.score_components(components)
     assert per_component.shape == (3, 4, 7)
     torch.testing.assert_close(per_component[:, 2], components[:, 2] @ chn.fc.weight.T + chn.fc.bias)
+
+
+def _dense_batch_norm(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, bn: torch.nn.BatchNorm1d) -> torch.Tensor:
+    return (x - mean) / torch.sqrt(var + bn.eps) * bn.weight + bn.bias
+
+
+def test_chn_norm_trains_on_batch_statistics_and_scores_components_with_running_ones() -> None:
+    torch.manual_seed(0)
+    chn = CHN(in_features=4, num_classes=3, norm=True)
+    with torch.no_grad():
+        chn.norm.weight.uniform_(0.5, 2.0)
+        chn.norm.bias.uniform_(-1.0, 1.0)
+    fused = torch.rand(6, 4)
+    components = torch.rand(6, 2, 4)
+    chn.train()
+    logits = chn(fused)
+    batch_mean, batch_var = fused.mean(dim=0), fused.var(dim=0, unbiased=False)
+    expected = _dense_batch_norm(fused, batch_mean, batch_var, chn.norm) @ chn.fc.weight.T + chn.fc.bias
+    torch.testing.assert_close(logits, expected)
+    running_mean = 0.9 * torch.zeros(4) + 0.1 * batch_mean
+    running_var = 0.9 * torch.ones(4) + 0.1 * fused.var(dim=0, unbiased=True)
+    torch.testing.assert_close(chn.norm.running_mean, running_mean)
+    torch.testing.assert_close(chn.norm.running_var, running_var)
+
+    scored = chn.score_components(components)
+    torch.testing.assert_close(chn.norm.running_mean, running_mean)  # components leave the statistics alone
+    dense = _dense_batch_norm(components, running_mean, running_var, chn.norm) @ chn.fc.weight.T + chn.fc.bias
+    torch.testing.assert_close(scored, dense)
+
+
+def test_chn_norm_is_affine_in_eval_so_the_fused_logit_is_the_weighted_component_logits() -> None:
+    torch.manual_seed(1)
+    chn = CHN(in_features=4, num_classes=3, norm=True)
+    chn.train()
+    chn(torch.rand(8, 4) * 3.0)  # moves the running statistics away from (0, 1)
+    chn.eval()
+    components = torch.rand(5, 3, 4)
+    weights = torch.softmax(torch.randn(5, 3), dim=1)
+    fused = torch.einsum("bk,bks->bs", weights, components)
+    per_component = chn.score_components(components)
+    torch.testing.assert_close(chn(fused), torch.einsum("bk,bkc->bc", weights, per_component))

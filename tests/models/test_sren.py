@@ -8,7 +8,7 @@ import torch
 from fer_graph.data.graph_batch import GraphBatch
 from fer_graph.models.sren import SREN, GraphConv, build_graph, graph_readout, resolve_backend
 
-from conftest import dense_gcn
+from model_helpers import dense_gcn
 
 BACKENDS = ("dgl", "torch")
 
