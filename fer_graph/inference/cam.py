@@ -4,8 +4,8 @@ visual components C_k^v and over the graph's nodes for the spatial components C_
 Targets (per component k, for a class c, by default the predicted one):
 
 - visual: the component's contribution to the class logit, W_k * CHN(C_k^v)_c with W_k held
-  fixed (the logit CHN(F_u)_c equals sum_k W_k CHN(C_k^v)_c: CHN is affine in eval mode, with or without
-  head_norm, and W sums to one).
+  fixed (the logit CHN(F_u)_c equals sum_k W_k CHN(C_k^v)_c: CHN is affine in eval mode,
+  with or without head_norm, and W sums to one).
 - spatial: the component's fusion score <C_k^v, C_k^s> (Eq. 6), the only way C_k^s acts on
   the prediction; C_k^v is held fixed, so the gradient reaches the graph through C_k^s only.
 

@@ -3,8 +3,8 @@
 Each image is decoded with ``load_image``, optionally face-cropped, turned into its graph
 (``LoadedModel.graph_for``) and its tensor (``LoadedModel.tensor_for``), and batches are joined
 with evaluation's collate (``evaluation_collate``: the face and, with ``train.tta_hflip``, its
-mirror), so a file's probabilities equal those evaluation gives for the same image. A file that cannot be read or processed becomes a row
-with an error; the others still run.
+mirror), so a file's probabilities equal those evaluation gives for the same image. A file
+that cannot be read or processed becomes a row with an error; the others still run.
 """
 
 from __future__ import annotations

@@ -73,7 +73,9 @@ class CHN(nn.Module):
     one affine map and CHN(F_u) = sum_k W_k CHN(C_k^v) still holds.
     """
 
-    def __init__(self, *, in_features: int, num_classes: int, drop_rate: float = 0.0, norm: bool = False) -> None:
+    def __init__(
+        self, *, in_features: int, num_classes: int, drop_rate: float = 0.0, norm: bool = False
+    ) -> None:
         super().__init__()
         self.norm = nn.BatchNorm1d(in_features) if norm else None
         self.dropout = nn.Dropout(drop_rate)

@@ -6,7 +6,13 @@ from typing import Sequence
 
 from torch.utils.data import DataLoader
 
-from fer_graph.data.dataset import FERGraphDataset, IndexImages, collate_batch, evaluation_collate, preload_images
+from fer_graph.data.dataset import (
+    FERGraphDataset,
+    IndexImages,
+    collate_batch,
+    evaluation_collate,
+    preload_images,
+)
 from fer_graph.data.readers import DatasetIndex
 from fer_graph.data.store import GraphStore
 from fer_graph.data.transforms import build_transforms

@@ -54,7 +54,9 @@ def test_chn_classifies_fused_and_component_features_with_one_head() -> None:
     torch.testing.assert_close(per_component[:, 2], components[:, 2] @ chn.fc.weight.T + chn.fc.bias)
 
 
-def _dense_batch_norm(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, bn: torch.nn.BatchNorm1d) -> torch.Tensor:
+def _dense_batch_norm(
+    x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, bn: torch.nn.BatchNorm1d
+) -> torch.Tensor:
     return (x - mean) / torch.sqrt(var + bn.eps) * bn.weight + bn.bias
 
 
