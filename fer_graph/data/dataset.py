@@ -117,6 +117,8 @@ class FERGraphDataset(Dataset):
         transform: ``transform(image, graph, rng) -> (tensor, graph)`` (see transforms.py);
             None gives the raw image as a float tensor (C, H, W) in [0, 1].
         seed: base seed of the augmentation randomness.
+        graph_ids: the id whose graph each position reads (default: its own). A derangement
+            pairs every image with another image's graph, for the graph-reliance check.
 
     Raises:
         MissingGraphError: some ids have no graph (checked up front when the source lists ids).
@@ -124,10 +126,14 @@ class FERGraphDataset(Dataset):
     """
 
     def __init__(self, images: Mapping, graphs: Any, ids: Sequence[str], labels: Sequence[int],
-                 transform: Callable | None = None, seed: int = 0) -> None:
+                 transform: Callable | None = None, seed: int = 0,
+                 graph_ids: Sequence[str] | None = None) -> None:
         if len(ids) != len(labels):
             raise ValueError(f"{len(ids)} ids but {len(labels)} labels")
+        if graph_ids is not None and len(graph_ids) != len(ids):
+            raise ValueError(f"{len(ids)} ids but {len(graph_ids)} graph_ids")
         self.ids = list(ids)
+        self.graph_ids = list(graph_ids) if graph_ids is not None else self.ids
         self.labels = [int(label) for label in labels]
         self.images = images
         self.graphs = graphs
@@ -180,7 +186,7 @@ class FERGraphDataset(Dataset):
     def __getitem__(self, position: int) -> Item:
         sample_id = self.ids[position]
         image = self.images[sample_id]
-        graph = self.graph(sample_id)
+        graph = self.graph(self.graph_ids[position])
         if self.transform is None:
             x = torch.from_numpy(np.ascontiguousarray(image)).float().div_(255.0)
             tensor = x[None] if x.ndim == 2 else x.permute(2, 0, 1)

@@ -69,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
         "amp": False,
         "channels_last": False,
         "tta_hflip": False,
+        "graph_reliance": True,
         "grad_clip": None,
         "device": "auto",
         "num_threads": None,

@@ -17,8 +17,9 @@ from fer_graph.training.config import ConfigError, dump_config
 from fer_graph.training.loaders import make_loader
 from fer_graph.training.plots import plot_training_curves
 from fer_graph.training.prepare import drop_failed, prepare_dataset, prepare_folds, prepare_graphs
+from fer_graph.training.reliance import shuffle_metrics, shuffled_graph_ids, weight_spread
 from fer_graph.training.report import aggregate, print_summary, write_split_outputs
-from fer_graph.training.trainer import EpochCallback, Trainer
+from fer_graph.training.trainer import EpochCallback, EvalResult, Trainer
 
 
 def experiment_dir(config: dict) -> Path:
@@ -68,6 +69,28 @@ def fit_fold(
     return trainer, trainer.fit(train_loader, val_loader, on_epoch_end)
 
 
+def measure_graph_reliance(
+    trainer: Trainer,
+    config: dict,
+    index: DatasetIndex,
+    store: GraphStore,
+    ids: tuple[str, ...],
+    seed: int,
+    result: EvalResult,
+) -> dict:
+    """Graph-shuffle and W-spread figures of the selected model on a split already evaluated.
+
+    A diagnostic pass (the model and the selection are fixed), not a second test result.
+    """
+    loader = make_loader(config, index, store, ids, train=False, seed=seed,
+                         graph_ids=shuffled_graph_ids(ids))
+    shuffled = trainer.evaluate(loader)
+    figures = shuffle_metrics(result.labels, result.predicted, shuffled.predicted)
+    if result.weights is not None:
+        figures.update(weight_spread(result.weights))
+    return figures
+
+
 def train_and_test(
     config: dict,
     index: DatasetIndex,
@@ -90,13 +113,16 @@ def train_and_test(
     result = trainer.evaluate(test_loader)
     test = write_split_outputs(run_dir, "test", list(fold.test_ids), result.labels, result.probabilities,
                                index.class_names)
+    test = {k: test[k] for k in ("accuracy", "uf1", "uar", "num_samples")}
+    if store is not None and config["train"]["graph_reliance"] and len(fold.test_ids) > 1:
+        test.update(measure_graph_reliance(trainer, config, index, store, fold.test_ids, seed, result))
     run = {
         "run": f"{run_dir.parent.name}/{run_dir.name}",
         "seed": seed,
         "fold": fold.name,
         "best_epoch": fit.best_epoch,
         "best_val": fit.best_metrics,
-        "test": {k: test[k] for k in ("accuracy", "uf1", "uar", "num_samples")},
+        "test": test,
         "test_evaluations": 1,
         "train_minutes": minutes,
         "resumed_from_epoch": fit.resumed_from,

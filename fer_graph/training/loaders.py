@@ -19,7 +19,8 @@ from fer_graph.data.transforms import build_transforms
 
 
 def make_loader(
-    config: dict, index: DatasetIndex, store: GraphStore | None, ids: Sequence[str], train: bool, seed: int
+    config: dict, index: DatasetIndex, store: GraphStore | None, ids: Sequence[str], train: bool, seed: int,
+    graph_ids: Sequence[str] | None = None,
 ) -> DataLoader:
     """A loader over `ids` yielding `(images, GraphBatch | None, labels)` in id order unless training.
 
@@ -27,6 +28,7 @@ def make_loader(
     continues exactly when a resumed run restores the saved RNG state. Augmentation draws
     from the dataset's (seed, epoch, position) streams; the trainer calls `set_epoch`.
     With ``train.tta_hflip`` evaluation batches also carry every sample's mirror.
+    ``graph_ids`` pairs each image with the graph of another id (see FERGraphDataset).
     """
     data, train_cfg = config["data"], config["train"]
     train_tf, eval_tf = build_transforms(data)
@@ -36,7 +38,8 @@ def make_loader(
     if store is not None:
         store.load_all()  # cached in the store: later get() calls read memory, not HDF5
     dataset = FERGraphDataset(
-        images, store, ids, [label_of[i] for i in ids], train_tf if train else eval_tf, seed=seed
+        images, store, ids, [label_of[i] for i in ids], train_tf if train else eval_tf, seed=seed,
+        graph_ids=graph_ids,
     )
     batch = train_cfg["batch_size"]
     return DataLoader(

@@ -15,6 +15,8 @@ from fer_graph.training.metrics import classification_metrics, summarize
 from fer_graph.training.plots import plot_confusion_matrix
 
 HEADLINE = ("accuracy", "uf1", "uar")
+# Graph-reliance figures in a run's "test" dict (graph models only, see training/reliance.py).
+RELIANCE = ("graph_shuffle_accuracy", "graph_shuffle_changed", "weight_std")
 
 
 def write_predictions(path: Path, ids: Sequence[str], labels, probabilities, class_names) -> None:
@@ -61,22 +63,33 @@ def aggregate(runs: list[dict]) -> dict:
     for metric in HEADLINE:
         out[f"test_{metric}"] = summarize([r["test"][metric] for r in runs])
         out[f"val_{metric}"] = summarize([r["best_val"][f"val_{metric}"] for r in runs])
+    for key in _reliance_keys(runs):
+        out[f"test_{key}"] = summarize([r["test"][key] for r in runs])
     return out
+
+
+def _reliance_keys(runs: list[dict]) -> list[str]:
+    """The reliance figures every run has (none for image-only models)."""
+    return [k for k in RELIANCE if runs and all(k in r["test"] for r in runs)]
 
 
 def print_summary(console: Console, results: dict) -> None:
     """A table of every run plus mean and std rows."""
     table = Table(title=f"{results['name']}: test split, checkpoint selected on validation")
-    for column in ("run", "epoch", "val acc", "test acc", "UF1", "UAR", "min"):
+    reliance = _reliance_keys(results["runs"])
+    titles = {"graph_shuffle_accuracy": "shuffled acc", "graph_shuffle_changed": "changed",
+              "weight_std": "W std"}
+    for column in ("run", "epoch", "val acc", "test acc", "UF1", "UAR", *(titles[k] for k in reliance), "min"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for run in results["runs"]:
         table.add_row(
             run["run"], str(run["best_epoch"]), f"{run['best_val']['val_accuracy']:.4f}",
-            *(f"{run['test'][m]:.4f}" for m in HEADLINE), f"{run['train_minutes']:.1f}",
+            *(f"{run['test'][m]:.4f}" for m in (*HEADLINE, *reliance)), f"{run['train_minutes']:.1f}",
         )
     agg = results["aggregate"]
+    keys = ("val_accuracy", *(f"test_{m}" for m in (*HEADLINE, *reliance)))
     table.add_section()
-    for stat in ("mean", "std"):
-        keys = ("val_accuracy", *(f"test_{m}" for m in HEADLINE))
+    # one run has no spread: a std row of zeros would read as a measured zero
+    for stat in ("mean", "std") if len(results["runs"]) > 1 else ("mean",):
         table.add_row(stat, "", *(f"{agg[k][stat]:.4f}" for k in keys), "")
     console.print(table)

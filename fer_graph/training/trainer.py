@@ -38,11 +38,16 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass
 class EvalResult:
-    """Outputs of one pass over a split, in loader order."""
+    """Outputs of one pass over a split, in loader order.
+
+    ``weights`` holds the fusion weights W (N, K), averaged over test-time views, for models
+    that have them (None otherwise).
+    """
 
     loss: float
     labels: np.ndarray
     probabilities: np.ndarray
+    weights: np.ndarray | None = None
 
     @property
     def predicted(self) -> np.ndarray:
@@ -116,7 +121,7 @@ def evaluate(model, loader: Iterable, loss_fn, device: torch.device, amp=False, 
     ``collate_with_mirrors``): probabilities are averaged over views, the loss over all rows.
     """
     model.eval()
-    total_loss, count, labels, probs = 0.0, 0, [], []
+    total_loss, count, labels, probs, weights = 0.0, 0, [], [], []
     for batch in loader:
         images, graphs, targets = _to_device(batch, device, channels_last)
         with autocast(device, amp):
@@ -126,10 +131,14 @@ def evaluate(model, loader: Iterable, loss_fn, device: torch.device, amp=False, 
         count += len(targets)
         labels.append(targets.cpu().numpy())
         probs.append(view_probabilities(output.logits, views).cpu().numpy())
+        if output.weights is not None:
+            w = output.weights.float()
+            weights.append(w.reshape(views, -1, w.shape[1]).mean(dim=0).cpu().numpy())
     return EvalResult(
         loss=total_loss / max(count, 1),
         labels=np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64),
         probabilities=np.concatenate(probs) if probs else np.zeros((0, 0), dtype=np.float32),
+        weights=np.concatenate(weights) if weights else None,
     )
 
 
