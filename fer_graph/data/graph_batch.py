@@ -22,6 +22,8 @@ class GraphBatch:
         graph_index: (total_nodes,) int64 id of the graph each node belongs to.
         centers: (total_nodes, 2) float32 normalised (row, col) node centres in [0, 1].
         num_graphs: number of graphs in the batch.
+        boxes: (total_nodes, 4) float32 (top, left, bottom, right) of each node's rectangle as
+            fractions of its graph's frame (0 and 1 being the outer edges), or None.
     """
 
     x: torch.Tensor
@@ -29,6 +31,7 @@ class GraphBatch:
     graph_index: torch.Tensor
     centers: torch.Tensor
     num_graphs: int
+    boxes: torch.Tensor | None = None
 
     @property
     def num_nodes(self) -> int:
@@ -41,6 +44,7 @@ class GraphBatch:
             graph_index=self.graph_index.to(device, non_blocking=non_blocking),
             centers=self.centers.to(device, non_blocking=non_blocking),
             num_graphs=self.num_graphs,
+            boxes=None if self.boxes is None else self.boxes.to(device, non_blocking=non_blocking),
         )
 
     def nodes_per_graph(self) -> torch.Tensor:
@@ -66,4 +70,17 @@ def collate_graphs(graphs: Sequence[BallGraph]) -> GraphBatch:
         graph_index=torch.from_numpy(graph_index),
         centers=x_t[:, -2:].clone(),
         num_graphs=len(graphs),
+        boxes=torch.from_numpy(_normalised_boxes(x, graphs, counts)),
     )
+
+
+def _normalised_boxes(x: np.ndarray, graphs: Sequence[BallGraph], counts: np.ndarray) -> np.ndarray:
+    """(top, left, bottom, right) fractions of each rectangle from its centre and half sizes.
+
+    The features, not ``graph.boxes``, are read because training transforms move them.
+    A rectangle of pixel rows r0..r1 spans [r0, r1 + 1) of the frame's height.
+    """
+    frames = np.repeat(np.array([g.image_shape for g in graphs], dtype=np.float32).reshape(-1, 2), counts, axis=0)
+    row, col, half_w, half_h = x[:, 0], x[:, 1], x[:, 2], x[:, 3]
+    boxes = np.stack([row - half_h, col - half_w, row + half_h + 1, col + half_w + 1], axis=1)
+    return np.ascontiguousarray(boxes / np.tile(frames, 2), dtype=np.float32)

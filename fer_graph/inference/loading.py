@@ -23,6 +23,7 @@ from fer_graph.data.store import STATS, cast_features
 from fer_graph.data.transforms import PairTransform, build_transforms
 from fer_graph.granular.build import build_graph
 from fer_graph.granular.graph import BallGraph, GBRParams
+from fer_graph.models.factory import uses_graphs
 from fer_graph.training.checkpoint import load_checkpoint
 from fer_graph.training.config import graph_params_dict
 
@@ -112,11 +113,6 @@ def as_stored(graph: BallGraph, dtype: str = STORE_FEATURE_DTYPE) -> BallGraph:
                      image_shape=graph.image_shape)
 
 
-def uses_graphs(config: dict) -> bool:
-    """Only the VREN-only baseline reads no graphs (same rule as training)."""
-    return config["model"].get("name", "cs_gbsbf") != "vren_only"
-
-
 def load_model(checkpoint: str | Path, device: str | torch.device = "cpu",
                use_amp: bool = True) -> LoadedModel:
     """Rebuild the model of a checkpoint and everything evaluation used with it.
@@ -159,7 +155,7 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu",
     class_names = [str(c) for c in state.get("class_names") or [f"class_{i}" for i in range(num_classes)]]
     _, eval_transform = build_transforms(config["data"])
     params = None
-    if uses_graphs(config):
+    if uses_graphs(config["model"]):
         params = GBRParams.from_dict(graph_params_dict(config))
     train = config.get("train", {})
     channels_last = bool(train.get("channels_last", False))

@@ -18,7 +18,9 @@ DEFAULT_AGM: dict[str, Any] = {"enabled": True, "mode": "global", "pairs": [[-1,
 # and rfn_temperature (null = sqrt(component_dim); 1.0 is the paper's literal Eq. 6).
 # sren_layers/sren_hidden default to 2/64 (not 4/256): on a CPU at 48 px the larger stack
 # alone costs as much as a resnet18 step. drop_rate is dropout before CHN / the baseline head;
-# head_norm puts a BatchNorm1d before CHN's linear layer (see CHN).
+# head_norm puts a BatchNorm1d before CHN's linear layer (see CHN). Variants beyond the paper
+# (off by default): graph_head "concat" (F_b^s beside F_u into CHN), graph_guidance_stage (GVG
+# into that VREN stage), sren_conv "gin" and sren_residual.
 DEFAULT_CONFIG: dict[str, Any] = {
     "name": "cs_gbsbf",
     "backbone": "swin_base_patch4_window7_224",
@@ -40,6 +42,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "rfn_temperature": None,
     "head_norm": False,
     "drop_rate": 0.0,
+    "graph_head": "none",
+    "graph_guidance_stage": None,
+    "sren_conv": "gcn",
+    "sren_residual": False,
 }
 
 _POSITIVE_INTS = (
@@ -90,6 +96,13 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def uses_graphs(config: Mapping[str, Any]) -> bool:
+    """Whether the model of a `model:` mapping reads graphs: not VREN-only, not without SRSN."""
+    return config.get("name", DEFAULT_CONFIG["name"]) != "vren_only" and bool(
+        config.get("srsn", DEFAULT_CONFIG["srsn"])
+    )
+
+
 def create_model(config: Mapping[str, Any] | None = None) -> nn.Module:
     """Builds CS-GBSBF or the VREN-only baseline from a `model:` config mapping.
 
@@ -119,4 +132,6 @@ def create_model(config: Mapping[str, Any] | None = None) -> nn.Module:
         agm_enabled=bool(cfg["agm"]["enabled"]), agm_mode=cfg["agm"]["mode"],
         agm_pairs=cfg["agm"]["pairs"], srsn=bool(cfg["srsn"]),
         rfn_temperature=cfg["rfn_temperature"], head_norm=cfg["head_norm"],
+        graph_head=cfg["graph_head"], graph_guidance_stage=cfg["graph_guidance_stage"],
+        sren_conv=cfg["sren_conv"], sren_residual=bool(cfg["sren_residual"]),
     )

@@ -13,6 +13,7 @@ from torch import nn
 from fer_graph.data.graph_batch import GraphBatch
 
 BACKENDS = ("auto", "dgl", "torch")
+CONVS = ("gcn", "gin")
 
 
 def dgl_available() -> bool:
@@ -71,6 +72,10 @@ class TorchGraph:
         out = out * self.deg_dst.to(h.dtype).pow(-0.5)
         return out if shrink else out @ weight
 
+    def sum_neighbours(self, h: torch.Tensor) -> torch.Tensor:
+        """(A+I) h: each node's own features plus the sum over its neighbours."""
+        return h.new_zeros(self.num_nodes, h.shape[1]).index_add_(0, self.dst, h.index_select(0, self.src))
+
 
 class DGLGraph:
     """A batched graph as a DGLGraph with self-loops; propagation with dgl.nn.GraphConv."""
@@ -83,6 +88,10 @@ class DGLGraph:
     def propagate(self, h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """dgl.nn.GraphConv(norm="both") with the external weight."""
         return _dgl_conv(weight.shape[0], weight.shape[1])(self.graph, h, weight=weight)
+
+    def sum_neighbours(self, h: torch.Tensor) -> torch.Tensor:
+        """(A+I) h: each node's own features plus the sum over its neighbours."""
+        return _import_dgl().ops.copy_u_sum(self.graph, h)
 
 
 def build_graph(graphs: GraphBatch, backend: str) -> TorchGraph | DGLGraph:
@@ -103,6 +112,24 @@ class GraphConv(nn.Module):
 
     def forward(self, graph: TorchGraph | DGLGraph, h: torch.Tensor) -> torch.Tensor:
         return graph.propagate(h, self.weight) + self.bias
+
+
+class GINConv(nn.Module):
+    """One GIN layer, MLP((1 + eps) h_v + sum_{u in N(v)} h_u) with a learned eps (Xu et al. 2019).
+
+    The authors' released code uses GIN; (A+I) h supplies h_v once, so eps h_v is added on top.
+    """
+
+    def __init__(self, *, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.eps = nn.Parameter(torch.zeros(()))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_features, out_features), nn.ReLU(),
+            nn.Linear(out_features, out_features),
+        )
+
+    def forward(self, graph: TorchGraph | DGLGraph, h: torch.Tensor) -> torch.Tensor:
+        return self.mlp(graph.sum_neighbours(h) + self.eps * h)
 
 
 def graph_readout(h: torch.Tensor, graph_index: torch.Tensor, num_graphs: int) -> torch.Tensor:
@@ -132,6 +159,8 @@ class SREN(nn.Module):
         num_layers: int = 2,
         embed_dim: int = 1024,
         backend: str = "auto",
+        conv: str = "gcn",
+        residual: bool = False,
     ) -> None:
         """Builds the layers.
 
@@ -141,10 +170,15 @@ class SREN(nn.Module):
             num_layers: number of GraphConv layers (>= 1).
             embed_dim: size D_e of F_b^s.
             backend: "dgl", "torch" or "auto" (DGL on CPU when installed, else torch).
+            conv: "gcn" (the paper's GraphConv) or "gin".
+            residual: add each layer's input to its output where the widths agree
+                (every layer after the first), for deeper stacks.
         """
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"sren_layers must be >= 1, got {num_layers}")
+        if conv not in CONVS:
+            raise ValueError(f"sren_conv must be one of {CONVS}, got {conv!r}")
         resolve_backend(backend, torch.device("cpu"))
         self.in_features = in_features
         self.hidden = hidden
@@ -153,9 +187,11 @@ class SREN(nn.Module):
         # batch statistics put them on one scale before the first layer.
         self.input_norm = nn.BatchNorm1d(in_features)
         widths = [in_features] + [hidden] * num_layers
+        layer = GraphConv if conv == "gcn" else GINConv
         self.layers = nn.ModuleList(
-            GraphConv(in_features=a, out_features=b) for a, b in zip(widths[:-1], widths[1:])
+            layer(in_features=a, out_features=b) for a, b in zip(widths[:-1], widths[1:])
         )
+        self.residual = residual
         self.activation = nn.ReLU()
         self.readout = nn.Linear(2 * hidden, embed_dim)
 
@@ -164,7 +200,10 @@ class SREN(nn.Module):
         return len(self.layers)
 
     def forward(
-        self, graphs: GraphBatch, guidance: Mapping[int, torch.Tensor] | None = None
+        self,
+        graphs: GraphBatch,
+        guidance: Mapping[int, torch.Tensor] | None = None,
+        graph: TorchGraph | DGLGraph | None = None,
     ) -> torch.Tensor:
         """Returns F_b^s (num_graphs, D_e).
 
@@ -172,13 +211,14 @@ class SREN(nn.Module):
             graphs: the batch of graphs.
             guidance: AGM terms, layer id (>= 0) -> (num_nodes, hidden), added to that
                 layer's output before its activation (Eq. 4).
+            graph: the batch's propagation structure when already built (build_graph).
         """
         if graphs.x.shape[1] != self.in_features:
             raise ValueError(
                 f"graphs have {graphs.x.shape[1]} node features, the model expects "
                 f"node_features={self.in_features}"
             )
-        graph = build_graph(graphs, self.backend)
+        graph = graph if graph is not None else build_graph(graphs, self.backend)
         if self.training and graphs.num_nodes == 1:
             # a lone node has no batch statistics: normalise it with the running ones
             self.input_norm.eval()
@@ -188,8 +228,11 @@ class SREN(nn.Module):
             h = self.input_norm(graphs.x)
         guidance = guidance or {}
         for index, layer in enumerate(self.layers):
+            skip = h if self.residual and index > 0 else None
             h = layer(graph, h)
             if index in guidance:
                 h = h + guidance[index]
             h = self.activation(h)
+            if skip is not None:
+                h = h + skip
         return self.readout(graph_readout(h, graphs.graph_index, graphs.num_graphs))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Callable, Mapping
 
 import timm
 import torch
@@ -98,7 +99,10 @@ class VREN(nn.Module):
         return len(self.stage_channels)
 
     def forward_features(
-        self, images: torch.Tensor, stages: list[int] | None = None
+        self,
+        images: torch.Tensor,
+        stages: list[int] | None = None,
+        adjust: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """Runs the backbone once.
 
@@ -106,14 +110,30 @@ class VREN(nn.Module):
             images: (B, C, H, W).
             stages: non-negative stage ids wanted as maps; the last stage is always included
                 (class activation maps are computed from it).
+            adjust: stage id -> function replacing that stage's NCHW output before the next
+                stage reads it (graph guidance, GVG); NCHW backbones only.
 
         Returns:
             The backbone's final features (its own layout, for forward_head) and a dict
             stage id -> (B, C_stage, h, w) NCHW map, still attached to the autograd graph.
         """
         wanted = sorted(set(stages or []) | {self.num_stages - 1})
-        final, maps = self.backbone.forward_intermediates(images, indices=wanted)
+        handles = [
+            self.stage_module(stage).register_forward_hook(lambda _m, _i, out, fn=fn: fn(out))
+            for stage, fn in (adjust or {}).items()
+        ]
+        try:
+            final, maps = self.backbone.forward_intermediates(images, indices=wanted)
+        finally:
+            for handle in handles:
+                handle.remove()
         return final, dict(zip(wanted, maps))
+
+    def stage_module(self, stage: int) -> nn.Module:
+        """The backbone module whose output is stage ``stage`` (timm's feature_info)."""
+        if not 0 <= stage < self.num_stages:
+            raise ValueError(f"stage {stage} out of range for a VREN with {self.num_stages} stages")
+        return self.backbone.get_submodule(self.backbone.feature_info[stage]["module"])
 
     def forward_head(self, final: torch.Tensor) -> torch.Tensor:
         """Pools the final features to F_b^v (B, D_e)."""

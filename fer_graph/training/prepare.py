@@ -17,6 +17,7 @@ from fer_graph.data.store import GraphStore
 from fer_graph.data.synthetic import write_synthetic_dataset
 from fer_graph.granular import builder_fingerprint
 from fer_graph.granular.graph import GBRParams
+from fer_graph.models.factory import uses_graphs
 from fer_graph.training.config import ConfigError, graph_params_dict
 
 def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
@@ -46,11 +47,6 @@ def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
     return index
 
 
-def uses_graphs(config: dict) -> bool:
-    """Only the full model reads graphs; the VREN-only baseline needs none built."""
-    return config["model"]["name"] != "vren_only"
-
-
 def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> GraphStore | None:
     """Reuse the graph store when its parameters match the config, else build it with Ray.
 
@@ -59,7 +55,7 @@ def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> Graph
     Raises:
         ConfigError: the store exists but was built with other parameters.
     """
-    if not uses_graphs(config):
+    if not uses_graphs(config["model"]):
         return None
     graphs = config["graphs"]
     path = Path(graphs["store"])

@@ -84,3 +84,36 @@ def test_a_few_steps_reduce_the_loss_on_a_separable_problem(make_graphs) -> None
         optimizer.step()
         losses.append(total.item())
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_graph_head_concat_reaches_logits_and_keeps_the_component_identity(make_graphs) -> None:
+    model = create_model({**TINY, "graph_head": "concat", "head_norm": True})
+    model.eval()
+    graphs = make_graphs([6, 20, 3])
+    out = model(torch.randn(3, 3, 48, 48), graphs)
+    assert model.chn.fc.in_features == 2 * TINY["component_dim"]
+    # CHN is affine in eval and W sums to one: the logits are the W-mix of the component logits
+    mixed = torch.einsum("bk,bkc->bc", out.weights, out.component_logits)
+    torch.testing.assert_close(out.logits, mixed, rtol=1e-5, atol=1e-5)
+    # the graph now reaches the logits directly: other graphs, other logits even at fixed W
+    other = model(torch.randn(3, 3, 48, 48), make_graphs([6, 20, 3], seed=5))
+    assert not torch.allclose(other.logits, out.logits)
+
+
+def test_graph_variants_train_with_gradients_everywhere(make_graphs) -> None:
+    config = {**TINY, "graph_head": "concat", "graph_guidance_stage": 1, "sren_conv": "gin",
+              "sren_residual": True, "sren_layers": 3}
+    model = create_model(config)
+    out = model(torch.randn(2, 3, 48, 48), make_graphs([5, 40]))
+    CSGBSBFLoss()(out, torch.tensor([0, 3]))[0].backward()
+    for part in ("vren", "sren", "gvg", "graph_head", "chn"):
+        grads = [p.grad for p in getattr(model, part).parameters()]
+        assert all(g is not None for g in grads), part
+    # GVG's 1x1 conv starts at zero, so only its projection has a gradient at the first step
+    assert model.gvg.project.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="graph_head"):
+        create_model({**TINY, "graph_head": "gated"})
+    with pytest.raises(ValueError, match="stage 7 out of range"):
+        create_model({**TINY, "graph_guidance_stage": 7})
+    with pytest.raises(ValueError, match="need srsn"):
+        create_model({**TINY, "srsn": False, "agm": {"enabled": False}, "graph_head": "concat"})

@@ -130,3 +130,29 @@ def test_readout_handles_unsorted_nodes_and_empty_graphs() -> None:
         torch.testing.assert_close(unsorted[g], want)
     grads = [torch.autograd.grad(out.sin().sum(), h)[0] for out in (unsorted, contiguous)]
     torch.testing.assert_close(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gin_layer_matches_dense_maths(backend: str) -> None:
+    from fer_graph.models.sren import GINConv
+
+    graphs = four_node_graph()
+    layer = GINConv(in_features=2, out_features=3).double()
+    with torch.no_grad():
+        layer.eps.fill_(0.25)
+    out = layer(build_graph(graphs, backend), graphs.x)
+    adj = torch.zeros(4, 4, dtype=torch.float64)
+    adj[graphs.edge_index[1], graphs.edge_index[0]] = 1.0
+    expected = layer.mlp((1.25 * torch.eye(4, dtype=torch.float64) + adj) @ graphs.x)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_residual_sren_adds_each_later_layers_input() -> None:
+    graphs = four_node_graph()
+    sren = SREN(in_features=2, hidden=3, num_layers=2, embed_dim=5, backend="torch", residual=True).double()
+    sren.eval()
+    graph = build_graph(graphs, "torch")
+    h0 = torch.relu(sren.layers[0](graph, sren.input_norm(graphs.x)))
+    h1 = torch.relu(sren.layers[1](graph, h0)) + h0
+    expected = sren.readout(graph_readout(h1, graphs.graph_index, 1))
+    torch.testing.assert_close(sren(graphs), expected)

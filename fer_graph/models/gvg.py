@@ -1,0 +1,83 @@
+"""GVG (graph-to-visual guidance, not in the paper): ball embeddings painted into a VREN stage map.
+
+In CS-GBSBF guidance runs one way, VREN -> SREN (AGM). GVG adds the other way: node
+embeddings from one GraphConv over the granular-ball graph are painted over their balls'
+rectangles on the grid of a VREN stage (a cell takes the mean of the balls covering its
+centre), passed through a 1x1 convolution and added to that stage's output before the
+next stage. The convolution starts at zero, so training starts from the plain backbone.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from fer_graph.data.graph_batch import GraphBatch
+from fer_graph.models.sren import GraphConv
+
+
+def paint_nodes(
+    values: torch.Tensor, boxes: torch.Tensor, graph_index: torch.Tensor, num_graphs: int,
+    height: int, width: int,
+) -> torch.Tensor:
+    """Per-image maps (B, C, height, width): each cell the mean of the nodes covering its centre.
+
+    Args:
+        values: (num_nodes, C) node values.
+        boxes: (num_nodes, 4) (top, left, bottom, right) fractions of the frame.
+        graph_index: (num_nodes,) image of each node, nodes of one image contiguous.
+        num_graphs: B.
+        height, width: the grid; cell (i, j) has its centre at ((i + .5) / h, (j + .5) / w).
+
+    Cells no node covers are 0.
+    """
+    counts = torch.bincount(graph_index, minlength=num_graphs)
+    most = int(counts.max()) if counts.numel() else 0
+    starts = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(values.shape[0], device=values.device) - starts[graph_index]
+    padded_values = values.new_zeros(num_graphs, most, values.shape[1])
+    padded_values[graph_index, slot] = values
+    padded_boxes = boxes.new_zeros(num_graphs, most, 4)  # empty slots cover nothing
+    padded_boxes[graph_index, slot] = boxes
+    rows = (torch.arange(height, device=values.device, dtype=boxes.dtype) + 0.5) / height
+    cols = (torch.arange(width, device=values.device, dtype=boxes.dtype) + 0.5) / width
+    in_rows = (rows >= padded_boxes[..., 0:1]) & (rows < padded_boxes[..., 2:3])      # (B, N, h)
+    in_cols = (cols >= padded_boxes[..., 1:2]) & (cols < padded_boxes[..., 3:4])      # (B, N, w)
+    cover = (in_rows.unsqueeze(-1) & in_cols.unsqueeze(-2)).flatten(2).to(values.dtype)  # (B, N, h*w)
+    total = torch.bmm(cover.transpose(1, 2), padded_values)                          # (B, h*w, C)
+    hits = cover.sum(dim=1).clamp(min=1).unsqueeze(-1)
+    return (total / hits).transpose(1, 2).reshape(num_graphs, values.shape[1], height, width)
+
+
+class GVG(nn.Module):
+    """GVG: one GraphConv over the balls, painted on a stage grid, 1x1 conv, added to the stage map."""
+
+    def __init__(self, *, in_features: int, hidden: int, stage_channels: int) -> None:
+        """Args:
+            in_features: node feature size.
+            hidden: width of the node embedding.
+            stage_channels: channels of the guided VREN stage.
+        """
+        super().__init__()
+        self.input_norm = nn.BatchNorm1d(in_features)
+        self.conv = GraphConv(in_features=in_features, out_features=hidden)
+        self.activation = nn.ReLU()
+        self.project = nn.Conv2d(hidden, stage_channels, kernel_size=1)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, graph, graphs: GraphBatch, stage_map: torch.Tensor) -> torch.Tensor:
+        """The guidance term for a (B, C, h, w) stage map, same shape.
+
+        Args:
+            graph: the batch's propagation structure (sren.build_graph).
+            graphs: the batch (needs ``boxes``).
+            stage_map: the VREN stage output being guided.
+        """
+        if graphs.boxes is None:
+            raise ValueError("graph guidance needs node boxes: collate graphs with collate_graphs")
+        h = self.activation(self.conv(graph, self.input_norm(graphs.x)))
+        _, _, height, width = stage_map.shape
+        painted = paint_nodes(h, graphs.boxes.to(h.dtype), graphs.graph_index, graphs.num_graphs,
+                              height, width)
+        return self.project(painted.to(stage_map.dtype))
