@@ -17,6 +17,7 @@ from fer_graph.training.config import ConfigError, dump_config
 from fer_graph.training.loaders import make_loader
 from fer_graph.training.plots import plot_training_curves
 from fer_graph.training.prepare import drop_failed, prepare_dataset, prepare_folds, prepare_graphs
+from fer_graph.training.provenance import config_sha256, run_provenance
 from fer_graph.training.reliance import shuffle_metrics, shuffled_graph_ids, weight_spread
 from fer_graph.training.report import aggregate, print_summary, write_split_outputs
 from fer_graph.training.trainer import EpochCallback, EvalResult, Trainer
@@ -127,13 +128,45 @@ def train_and_test(
         "train_minutes": minutes,
         "resumed_from_epoch": fit.resumed_from,
         "sizes": {"train": len(fold.train_ids), "val": len(fold.val_ids), "test": len(fold.test_ids)},
+        **run_provenance(config),
     }
     (run_dir / "run.json").write_text(json.dumps(run, indent=2))
     return run
 
 
-def run_experiment(config: dict, console: Console | None = None, on_epoch_end: EpochCallback | None = None) -> dict:
+def finished_run(run_dir: Path, config: dict) -> dict | None:
+    """The run.json in `run_dir` when it was made by this config, None when there is none.
+
+    Raises:
+        ConfigError: the folder holds a finished run of another config (it is never overwritten).
+    """
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return None
+    run = json.loads(path.read_text())
+    expected = config_sha256(config)
+    if run.get("config_sha256") != expected:
+        raise ConfigError(
+            f"{path} holds a run of another config (config_sha256 {run.get('config_sha256')}, this "
+            f"config {expected}): give this config another experiment.name or move that folder away"
+        )
+    return run
+
+
+def run_experiment(
+    config: dict,
+    console: Console | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    train_seeds: list[int] | None = None,
+) -> dict:
     """Run every seed x fold of a resolved config and write `results.json` beside the config.
+
+    A (seed, fold) whose folder already holds this config's run.json is read, not trained
+    again; an interrupted one continues from its last epoch with `train.resume`.
+
+    Args:
+        train_seeds: train only these of `experiment.seeds` now (a study's outer loop); the
+            results still hold every finished run of the config's seeds.
 
     Returns:
         The results dict: name, runs (per seed and fold) and aggregate (mean/std).
@@ -147,6 +180,13 @@ def run_experiment(config: dict, console: Console | None = None, on_epoch_end: E
     for seed in config["experiment"]["seeds"]:
         for fold in folds:
             run_dir = out / f"seed{seed}" / fold.name
+            done = finished_run(run_dir, config)
+            if done is not None:
+                console.print(f"seed {seed}, {fold.name}: finished earlier, read from {run_dir / 'run.json'}")
+                runs.append(done)
+                continue
+            if train_seeds is not None and seed not in train_seeds:
+                continue
             console.rule(f"seed {seed}, {fold.name}: {len(fold.train_ids)} train / "
                          f"{len(fold.val_ids)} val / {len(fold.test_ids)} test")
             runs.append(train_and_test(config, index, store, fold, seed, run_dir, console, on_epoch_end))

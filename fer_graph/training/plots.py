@@ -1,4 +1,4 @@
-"""PNG plots of results: confusion matrix and training curves (matplotlib, Agg backend)."""
+"""PNG plots of results: confusion matrix, training curves, arm comparison (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,30 @@ def plot_training_curves(history: Sequence[dict], path: str | Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_arm_comparison(
+    values: dict[str, Sequence[float]], path: str | Path, ylabel: str, title: str, baseline: str | None = None
+) -> Path:
+    """One bar per arm at its mean (error bar: sample std), each run a dot on it; the baseline in grey."""
+    arms = list(values)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(arms), 4.2))
+    for i, arm in enumerate(arms):
+        ys = np.asarray(values[arm], dtype=float)
+        std = ys.std(ddof=1) if len(ys) > 1 else 0.0
+        ax.bar(i, ys.mean(), width=0.6, color="0.75" if arm == baseline else "tab:blue", alpha=0.8,
+               yerr=std, capsize=4)
+        offsets = np.linspace(-0.15, 0.15, len(ys)) if len(ys) > 1 else np.zeros(1)
+        ax.scatter(i + offsets, ys, color="black", s=14, zorder=3)
+    every = np.concatenate([np.asarray(v, dtype=float) for v in values.values()])
+    span = max(every.max() - every.min(), 0.01)
+    ax.set_ylim(every.min() - span, every.max() + span)
+    ax.set_xticks(range(len(arms)), labels=arms, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -207,7 +207,9 @@ class Trainer:
             for epoch in range(start + 1, cfg["epochs"] + 1):
                 row = self._train_epoch(train_loader, scheduler, epoch, steps)
                 if epoch % cfg["eval_every"] == 0 or epoch == cfg["epochs"]:
+                    val_started = time.perf_counter()
                     row.update(self._validate(val_loader))
+                    row["val_seconds"] = time.perf_counter() - val_started
                     if row["val_accuracy"] > best["val_accuracy"]:
                         best = {k: v for k, v in row.items() if not isinstance(v, dict)}
                         self._save(self.ckpt_dir / "best.pt", epoch, row, scheduler, history, best, full=False)

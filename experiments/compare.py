@@ -1,0 +1,72 @@
+"""Compare experiment configs over seeds: train what is missing, then write the comparison.
+
+Usage:
+    python experiments/compare.py A.yaml B.yaml ... --seeds 0 1 2 [--baseline A] [--study NAME]
+        [--dataset fer2013] [--budget proxy] [--runs-dir runs/studies] [--out docs/results]
+        [--set section.key=value ...] [--report-only]
+
+Each config is an arm named after its file. Seeds run in the outer loop, so a stopped study
+holds whole seeds; a rerun reads every (config, seed) that finished (same config hash) and
+resumes an interrupted one from its last epoch. Writes `<out>/<study>.json` (every run's
+metrics, config hash and commit), `<study>.md` (mean ± std per arm, paired differences against
+the baseline) and `<study>.png`. Exit codes: 0 done, 2 config error, 3 training diverged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+from rich.console import Console  # noqa: E402
+
+from fer_graph.training.config import ConfigError  # noqa: E402
+from fer_graph.training.trainer import NonFiniteLossError  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="+", help="experiment YAMLs, one per arm")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--baseline", default=None, help="arm the others are paired against (default: the first)")
+    parser.add_argument("--study", default=None, help="study name (default: the first config's folder name)")
+    parser.add_argument("--dataset", default="", help="dataset name recorded in the JSON")
+    parser.add_argument("--budget", default="", help="budget recorded in the JSON, e.g. proxy or full")
+    parser.add_argument("--runs-dir", default="runs/studies", help="where the study's run folders go")
+    parser.add_argument("--out", default="docs/results", help="where the table, JSON and PNG go")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="override applied to every arm, e.g. --set train.epochs=1")
+    parser.add_argument("--report-only", action="store_true", help="read finished runs, train nothing")
+    args = parser.parse_args(argv)
+    console = Console()
+    from fer_graph.training.study import arm_name, check_arms, run_study
+    from fer_graph.training.study_report import study_json, write_study_report
+
+    study = args.study or Path(args.configs[0]).resolve().parent.name
+    baseline = args.baseline or arm_name(args.configs[0])
+    try:
+        check_arms(args.configs, baseline)
+        arms = run_study(args.configs, args.seeds, args.runs_dir, study, args.overrides, console,
+                         train=not args.report_only)
+    except ConfigError as err:
+        console.print(f"config error: {err}", style="bold red", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except NonFiniteLossError as err:
+        console.print(f"training stopped: {err}", style="bold red", markup=False, highlight=False, soft_wrap=True)
+        return 3
+    arms = {name: entry for name, entry in arms.items() if entry["runs"]}
+    if not arms:
+        console.print("no finished runs to compare yet")
+        return 0
+    data = study_json(study, args.dataset, args.budget, baseline, arms)
+    paths = write_study_report(data, args.out)
+    console.print(paths["md"].read_text(), markup=False, highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Where a run's numbers come from: a hash of what decides them and the code commit that made them."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Keys that change where a run is written or how fast it goes, never its numbers.
+UNHASHED = (
+    "experiment", "graphs.num_workers", "graphs.address", "train.resume", "train.progress",
+    "train.num_workers",
+)
+
+
+def _portable(value):
+    """Absolute paths inside the repository tree become relative, so a hash travels between clones."""
+    if isinstance(value, dict):
+        return {k: _portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    if isinstance(value, str) and os.path.isabs(value):
+        return os.path.relpath(value, REPO_ROOT)
+    return value
+
+
+def config_sha256(config: dict) -> str:
+    """SHA-256 of a resolved config without the keys in `UNHASHED`; equal hashes, equal runs."""
+    kept = copy.deepcopy(config)
+    for key in UNHASHED:
+        *parents, last = key.split(".")
+        node = kept
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(last, None)
+    text = json.dumps(_portable(kept), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def code_commit() -> str:
+    """`git rev-parse HEAD` of the fer_graph checkout, `+dirty` when tracked files differ, or 'unknown'."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty else head
+
+
+def run_provenance(config: dict) -> dict:
+    """The provenance keys every run.json carries."""
+    return {"config_sha256": config_sha256(config), "commit": code_commit(),
+            "epochs": config["train"]["epochs"]}

@@ -1,0 +1,89 @@
+"""A study: several experiment configs (arms) x seeds, run seed by seed, resumable, then compared.
+
+Layout: `<runs_dir>/<study>/<arm>/seed<s>/<fold>/run.json`, the arm being the config file's
+stem. A (config, seed) pair whose run.json exists with the same config hash is read, never
+retrained; an interrupted pair resumes from its last epoch (`train.resume`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+
+from fer_graph.training.config import ConfigError, load_config
+from fer_graph.training.experiment import experiment_dir, finished_run, run_experiment
+from fer_graph.training.provenance import REPO_ROOT
+
+
+def arm_name(path: str | Path) -> str:
+    """An arm is named after its config file: `studies/x/paper.yaml` -> `paper`."""
+    return Path(path).stem
+
+
+def arm_config(path: str | Path, seeds: Sequence[int], runs_dir: Path, study: str,
+               overrides: Sequence[str] = ()) -> dict:
+    """The resolved config of one arm, its output placed in the study folder."""
+    placement = [
+        f"experiment.name={arm_name(path)}",
+        f"experiment.output_dir={Path(runs_dir) / study}",
+        f"experiment.seeds=[{', '.join(str(s) for s in seeds)}]",
+        "train.resume=true",
+    ]
+    return load_config(path, [*overrides, *placement])
+
+
+def check_arms(paths: Sequence[str | Path], baseline: str | None) -> list[str]:
+    """Arm names, checked to be distinct and to contain the baseline."""
+    names = [arm_name(p) for p in paths]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"two configs give the same arm name {', '.join(repeated)}: rename one file")
+    if baseline is not None and baseline not in names:
+        raise ConfigError(f"--baseline {baseline!r} is not one of the arms: {', '.join(names)}")
+    return names
+
+
+def run_study(
+    paths: Sequence[str | Path],
+    seeds: Sequence[int],
+    runs_dir: str | Path,
+    study: str,
+    overrides: Sequence[str] = (),
+    console: Console | None = None,
+    train: bool = True,
+) -> dict[str, dict]:
+    """Train what is missing, seeds in the outer loop (each finished seed compares every arm).
+
+    Args:
+        train: False only reads the finished runs (nothing is trained).
+
+    Returns:
+        Arm name -> {"config": repo-relative path, "runs": its finished run.json dicts}.
+    """
+    console = console or Console()
+    names = check_arms(paths, None)
+    configs = {n: arm_config(p, seeds, Path(runs_dir), study, overrides) for n, p in zip(names, paths)}
+    if train:
+        for seed in seeds:
+            for name in names:
+                console.rule(f"study {study}: seed {seed}, arm {name}")
+                run_experiment(configs[name], console, train_seeds=[seed])
+    return {name: {"config": _repo_relative(path), "runs": finished_runs(configs[name])}
+            for name, path in zip(names, paths)}
+
+
+def finished_runs(config: dict) -> list[dict]:
+    """Every finished run.json of a config's seeds, read from disk (no data or graphs needed)."""
+    out = experiment_dir(config)
+    runs = []
+    for seed in config["experiment"]["seeds"]:
+        for run_dir in sorted(p.parent for p in (out / f"seed{seed}").glob("*/run.json")):
+            runs.append(finished_run(run_dir, config))
+    return runs
+
+
+def _repo_relative(path: str | Path) -> str:
+    return os.path.relpath(Path(path).resolve(), REPO_ROOT)

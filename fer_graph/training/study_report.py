@@ -1,0 +1,139 @@
+"""A study's comparison: every run's metrics (JSON), mean/std per arm and paired differences
+against a baseline (markdown), and arms as bars with seeds as dots (PNG)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from fer_graph.training.metrics import summarize
+from fer_graph.training.plots import plot_arm_comparison
+
+# Metric name in the study JSON -> where it sits in a run.json (accuracies as fractions).
+METRICS = {
+    "val_accuracy": ("best_val", "val_accuracy"),
+    "test_accuracy": ("test", "accuracy"),
+    "test_uf1": ("test", "uf1"),
+    "test_uar": ("test", "uar"),
+    "graph_shuffle_changed": ("test", "graph_shuffle_changed"),
+    "graph_shuffle_test_accuracy": ("test", "graph_shuffle_accuracy"),
+    "weight_std": ("test", "weight_std"),
+}
+TITLES = {
+    "val_accuracy": "val acc", "test_accuracy": "test acc", "test_uf1": "test UF1", "test_uar": "test UAR",
+    "graph_shuffle_changed": "changed by graph shuffle", "graph_shuffle_test_accuracy": "acc, graphs shuffled",
+    "weight_std": "W std",
+}
+PERCENT = {k for k in METRICS if k != "weight_std"}
+
+
+def run_metrics(run: dict) -> dict:
+    """The study metrics one run.json has (the graph figures only for graph models)."""
+    return {name: run[section][key] for name, (section, key) in METRICS.items() if key in run[section]}
+
+
+def study_json(study: str, dataset: str, budget: str, baseline: str, arms: dict[str, dict]) -> dict:
+    """Every run of every arm with its provenance and metrics, plus the summaries built from them."""
+    runs = []
+    for arm, entry in arms.items():
+        k_fold = len({r["fold"] for r in entry["runs"]}) > 1
+        for run in entry["runs"]:
+            row = {"arm": arm, "seed": run["seed"]}
+            if k_fold:
+                row["fold"] = run["fold"]
+            row.update(config=entry["config"], config_sha256=run["config_sha256"], commit=run["commit"],
+                       epochs=run["epochs"], train_minutes=run["train_minutes"], metrics=run_metrics(run))
+            runs.append(row)
+    return {"study": study, "dataset": dataset, "budget": budget, "baseline": baseline, "runs": runs,
+            "summary": summarise(runs, baseline)}
+
+
+def summarise(runs: list[dict], baseline: str) -> dict:
+    """Per arm: mean/std of each metric; per non-baseline arm: paired differences by (seed, fold)."""
+    arms = list(dict.fromkeys(r["arm"] for r in runs))
+    by_arm = {a: [r for r in runs if r["arm"] == a] for a in arms}
+    out = {}
+    for arm, rows in by_arm.items():
+        metrics = [m for m in METRICS if all(m in r["metrics"] for r in rows)]
+        out[arm] = {"n": len(rows), "epochs": sorted({r["epochs"] for r in rows}),
+                    "train_minutes": summarize([r["train_minutes"] for r in rows]),
+                    "metrics": {m: summarize([r["metrics"][m] for r in rows]) for m in metrics}}
+        if arm != baseline and baseline in by_arm:
+            out[arm]["paired"] = paired_differences(rows, by_arm[baseline])
+    return out
+
+
+def paired_differences(rows: list[dict], base_rows: list[dict]) -> dict:
+    """arm - baseline for each metric both have, over the (seed, fold) pairs both finished."""
+    base = {(r["seed"], r.get("fold")): r for r in base_rows}
+    pairs = [(r, base[(r["seed"], r.get("fold"))]) for r in rows if (r["seed"], r.get("fold")) in base]
+    if not pairs:
+        return {}
+    shared = [m for m in METRICS if all(m in a["metrics"] and m in b["metrics"] for a, b in pairs)]
+    out = {"pairs": [{"seed": a["seed"], **({"fold": a["fold"]} if "fold" in a else {})} for a, _ in pairs]}
+    for metric in shared:
+        out[metric] = summarize([a["metrics"][metric] - b["metrics"][metric] for a, b in pairs])
+    a_acc = summarize([a["metrics"]["test_accuracy"] for a, _ in pairs])
+    b_acc = summarize([b["metrics"]["test_accuracy"] for _, b in pairs])
+    pooled = math.sqrt((a_acc["std"] ** 2 + b_acc["std"] ** 2) / 2)
+    out["test_accuracy_gap_in_pooled_sd"] = (a_acc["mean"] - b_acc["mean"]) / pooled if pooled > 0 else None
+    return out
+
+
+def _fmt(metric: str, stats: dict) -> str:
+    scale, digits = (100, 2) if metric in PERCENT else (1, 4)
+    if stats["n"] < 2:
+        return f"{stats['mean'] * scale:.{digits}f}"
+    return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
+
+
+def study_markdown(data: dict) -> str:
+    """Two tables: arms (mean ± std over runs) and paired differences against the baseline."""
+    summary, baseline = data["summary"], data["baseline"]
+    metrics = [m for m in METRICS if any(m in s["metrics"] for s in summary.values())]
+    lines = [f"# {data['study']} ({data['dataset']}, {data['budget']} budget)", "",
+             "Mean ± sample std over runs (percent, except W std); test evaluated once per run, "
+             "the checkpoint selected on validation.", "",
+             "| arm | runs | epochs | train min | " + " | ".join(TITLES[m] for m in metrics) + " |",
+             "|---|" + "---:|" * (3 + len(metrics))]
+    for arm, s in summary.items():
+        cells = [_fmt(m, s["metrics"][m]) if m in s["metrics"] else "" for m in metrics]
+        lines.append(f"| {arm} | {s['n']} | {', '.join(map(str, s['epochs']))} | "
+                     f"{s['train_minutes']['mean']:.1f} | " + " | ".join(cells) + " |")
+    paired = {a: s["paired"] for a, s in summary.items() if s.get("paired")}
+    if paired:
+        lines += ["", f"Paired differences against `{baseline}` (arm - baseline, same seed and fold; "
+                  "percentage points): per pair, then mean ± std; gap = difference of means over the "
+                  "pooled std of the two arms.", "",
+                  "| arm | pairs | test acc per pair | test acc | val acc | test UF1 | gap (pooled sd) |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
+        for arm, p in paired.items():
+            per_pair = ", ".join(f"{v * 100:+.2f}" for v in p["test_accuracy"]["values"])
+            gap = p["test_accuracy_gap_in_pooled_sd"]
+            lines.append(
+                f"| {arm} | {len(p['pairs'])} | {per_pair} | {_fmt_diff(p['test_accuracy'])} | "
+                f"{_fmt_diff(p['val_accuracy'])} | {_fmt_diff(p['test_uf1'])} | "
+                f"{'' if gap is None else f'{gap:+.2f}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt_diff(stats: dict) -> str:
+    if stats["n"] < 2:
+        return f"{stats['mean'] * 100:+.2f}"
+    return f"{stats['mean'] * 100:+.2f} ± {stats['std'] * 100:.2f}"
+
+
+def write_study_report(data: dict, out_dir: str | Path) -> dict[str, Path]:
+    """`<study>.json`, `<study>.md` and `<study>.png` (test accuracy per arm) in `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {ext: out_dir / f"{data['study']}.{ext}" for ext in ("json", "md", "png")}
+    paths["json"].write_text(json.dumps(data, indent=2))
+    paths["md"].write_text(study_markdown(data))
+    values = {arm: [r["metrics"]["test_accuracy"] for r in data["runs"] if r["arm"] == arm]
+              for arm in data["summary"]}
+    plot_arm_comparison(values, paths["png"], ylabel="test accuracy",
+                        title=f"{data['study']}: test accuracy per arm (bar: mean, dots: runs)",
+                        baseline=data["baseline"])
+    return paths
