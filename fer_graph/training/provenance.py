@@ -11,10 +11,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Keys that change where a run is written or how fast it goes, never its numbers.
+# Keys that change where a run is written or how fast it goes, never its numbers (a store's
+# content is fixed by the data and graph parameters, which are hashed).
 UNHASHED = (
-    "experiment", "graphs.num_workers", "graphs.address", "train.resume", "train.progress",
-    "train.num_workers",
+    "experiment", "graphs.store", "graphs.num_workers", "graphs.address", "train.resume",
+    "train.progress", "train.num_workers",
 )
 
 

@@ -25,8 +25,15 @@ def arm_name(path: str | Path) -> str:
 
 def arm_config(path: str | Path, seeds: Sequence[int], runs_dir: Path, study: str,
                overrides: Sequence[str] = ()) -> dict:
-    """The resolved config of one arm, its output placed in the study folder."""
+    """The resolved config of one arm, its output placed in the study folder.
+
+    Data and graph store stay where the config alone puts them, so a study shares them with
+    plain runs of its configs instead of building its own.
+    """
+    alone = load_config(path, overrides)
     placement = [
+        f"data.root={alone['data']['root']}",
+        f"graphs.store={alone['graphs']['store']}",
         f"experiment.name={arm_name(path)}",
         f"experiment.output_dir={Path(runs_dir) / study}",
         f"experiment.seeds=[{', '.join(str(s) for s in seeds)}]",

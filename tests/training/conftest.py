@@ -9,8 +9,8 @@ from rich.console import Console
 
 from fer_graph.training.config import load_config
 from fer_graph.training.experiment import prepare
+from training_helpers import TINY
 
-TINY = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "tiny.yaml"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,39 @@
+"""Config hashes decide reuse: equal for runs that must be equal, different otherwise."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from fer_graph.training.config import load_config
+from fer_graph.training.provenance import REPO_ROOT, code_commit, config_sha256
+
+from training_helpers import TINY
+
+
+def test_hash_ignores_placement_and_speed_keys_but_not_training_keys(tmp_path) -> None:
+    data = f"data.root={tmp_path / 'synthetic'}"
+    base = config_sha256(load_config(TINY, [data]))
+    moved = load_config(TINY, [data, f"experiment.output_dir={tmp_path}", "experiment.name=other",
+                               "experiment.seeds=[3]", "train.resume=true", "graphs.num_workers=2",
+                               "graphs.store=elsewhere.h5"])
+    assert config_sha256(moved) == base
+    assert config_sha256(load_config(TINY, [data, "train.lr=0.5"])) != base
+    assert config_sha256(load_config(TINY, [data, "model.graph_head=concat"])) != base
+
+
+def test_paths_in_the_repository_hash_relative_to_it() -> None:
+    config = load_config(TINY)
+    assert config["data"]["root"].startswith(str(REPO_ROOT))
+    relative = {**config, "data": {**config["data"], "root": config["data"]["root"][len(str(REPO_ROOT)) + 1:]}}
+    assert config_sha256(relative) == config_sha256(config)
+
+
+def test_commit_is_this_checkout_head() -> None:
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
+    commit = code_commit()
+    if head.returncode != 0:
+        assert commit == "unknown"
+        return
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", commit)
+    assert commit.startswith(head.stdout.strip())

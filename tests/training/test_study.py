@@ -1,0 +1,109 @@
+"""Studies: configs x seeds run once, read back on a rerun, compared against the run folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from fer_graph.training.config import ConfigError
+from fer_graph.training.study import check_arms, run_study
+from fer_graph.training.study_report import study_json, study_markdown, write_study_report
+
+from training_helpers import TINY
+
+QUIET = Console(quiet=True)
+
+
+@pytest.fixture()
+def arms(tmp_path: Path) -> list[Path]:
+    """Two tiny arms: the paper's head and the concatenated graph head."""
+    a = tmp_path / "configs" / "paper.yaml"
+    a.parent.mkdir()
+    a.write_text(f"base: {TINY}\n")
+    b = tmp_path / "configs" / "concat.yaml"
+    b.write_text(f"base: {TINY}\nmodel: {{graph_head: concat}}\n")
+    return [a, b]
+
+
+def _overrides(shared_data: dict[str, str]) -> list[str]:
+    return [f"{k}={v}" for k, v in shared_data.items()] + ["train.max_steps_per_epoch=3"]
+
+
+def test_comparison_table_matches_the_run_folders(arms, shared_data, tmp_path) -> None:
+    runs_dir = tmp_path / "runs"
+    result = run_study(arms, [0, 1], runs_dir, "s", _overrides(shared_data), QUIET)
+    data = study_json("s", "synthetic", "proxy", "paper", result)
+
+    on_disk = {}
+    for arm in ("paper", "concat"):
+        for seed in (0, 1):
+            on_disk[arm, seed] = json.loads((runs_dir / "s" / arm / f"seed{seed}" / "official" / "run.json").read_text())
+    assert {(r["arm"], r["seed"]) for r in data["runs"]} == set(on_disk)
+    for row in data["runs"]:
+        run = on_disk[row["arm"], row["seed"]]
+        assert row["metrics"]["test_accuracy"] == run["test"]["accuracy"]
+        assert row["metrics"]["val_accuracy"] == run["best_val"]["val_accuracy"]
+        assert row["metrics"]["graph_shuffle_changed"] == run["test"]["graph_shuffle_changed"]
+        assert row["config_sha256"] == run["config_sha256"] and len(row["config_sha256"]) == 64
+        assert row["epochs"] == 1 and "fold" not in row
+        assert row["config"].endswith(f"{row['arm']}.yaml")
+
+    for arm in ("paper", "concat"):
+        accs = [on_disk[arm, s]["test"]["accuracy"] for s in (0, 1)]
+        stats = data["summary"][arm]["metrics"]["test_accuracy"]
+        assert stats["mean"] == pytest.approx(np.mean(accs))
+        assert stats["std"] == pytest.approx(np.std(accs, ddof=1))
+    diffs = [on_disk["concat", s]["test"]["uf1"] - on_disk["paper", s]["test"]["uf1"] for s in (0, 1)]
+    paired = data["summary"]["concat"]["paired"]
+    assert paired["test_uf1"]["values"] == pytest.approx(diffs)
+    assert "paired" not in data["summary"]["paper"]
+
+    table = study_markdown(data)
+    mean = data["summary"]["concat"]["metrics"]["test_accuracy"]["mean"] * 100
+    assert f"| concat | 2 | 1 |" in table and f"{mean:.2f} ± " in table
+    paths = write_study_report(data, tmp_path / "out")
+    assert json.loads(paths["json"].read_text())["runs"] == data["runs"]
+    import matplotlib.image
+
+    assert matplotlib.image.imread(paths["png"]).shape[1] == int((1.6 + 1.1 * 2) * 110)
+
+
+def test_rerun_reads_finished_pairs_and_resumes_an_interrupted_one(arms, shared_data, tmp_path) -> None:
+    runs_dir = tmp_path / "runs"
+    first = run_study(arms[:1], [0, 1], runs_dir, "s", _overrides(shared_data), QUIET)
+    done = runs_dir / "s" / "paper" / "seed0" / "official" / "run.json"
+    stamp = done.stat().st_mtime_ns
+    # seed 1 stopped after its last epoch's checkpoint, before its run.json was written
+    interrupted = runs_dir / "s" / "paper" / "seed1" / "official" / "run.json"
+    interrupted.unlink()
+
+    second = run_study(arms[:1], [0, 1], runs_dir, "s", _overrides(shared_data), QUIET)
+
+    assert done.stat().st_mtime_ns == stamp
+    again = {r["seed"]: r for r in second["paper"]["runs"]}
+    assert again[1]["resumed_from_epoch"] == 1
+    assert again[1]["test"] == {r["seed"]: r for r in first["paper"]["runs"]}[1]["test"]
+
+
+def test_another_config_never_overwrites_a_finished_run(arms, shared_data, tmp_path) -> None:
+    runs_dir = tmp_path / "runs"
+    run_study(arms[:1], [0], runs_dir, "s", _overrides(shared_data), QUIET)
+    with pytest.raises(ConfigError, match=r"paper/seed0/official/run\.json holds a run of another config"):
+        run_study(arms[:1], [0], runs_dir, "s", [*_overrides(shared_data), "train.lr=0.5"], QUIET)
+
+
+def test_report_only_trains_nothing(arms, shared_data, tmp_path) -> None:
+    result = run_study(arms, [0], tmp_path / "runs", "s", _overrides(shared_data), QUIET, train=False)
+    assert result["paper"]["runs"] == [] and result["concat"]["runs"] == []
+    assert not (tmp_path / "runs" / "s" / "paper" / "seed0").exists()
+
+
+def test_arm_names_must_be_distinct_and_hold_the_baseline(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="same arm name paper"):
+        check_arms([tmp_path / "a" / "paper.yaml", tmp_path / "b" / "paper.yaml"], None)
+    with pytest.raises(ConfigError, match="--baseline 'vren' is not one of the arms: paper, gvg"):
+        check_arms(["paper.yaml", "gvg.yaml"], "vren")
