@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import torch
@@ -104,9 +103,9 @@ def train_and_test(
 ) -> dict:
     """Train one fold with one seed, then evaluate the test split once on the selected checkpoint."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
     trainer, fit = fit_fold(config, index, store, fold, seed, run_dir, console, on_epoch_end)
-    minutes = (time.perf_counter() - started) / 60
+    # from the epoch history, so that a resumed run counts the epochs trained before the stop
+    minutes = sum(row["epoch_seconds"] + row.get("val_seconds", 0.0) for row in fit.history) / 60
     plot_training_curves(fit.history, run_dir / "curves.png")
     trainer.load_best(fit.best_path)
     test_loader = make_loader(config, index, store, fold.test_ids, train=False, seed=seed)

@@ -55,7 +55,12 @@ def code_commit() -> str:
     return f"{head}+dirty" if dirty else head
 
 
+# Read when the code is imported, not when a run ends: a long study must record the commit
+# whose code it runs, even if the checkout moves on meanwhile.
+COMMIT_AT_IMPORT = code_commit()
+
+
 def run_provenance(config: dict) -> dict:
     """The provenance keys every run.json carries."""
-    return {"config_sha256": config_sha256(config), "commit": code_commit(),
+    return {"config_sha256": config_sha256(config), "commit": COMMIT_AT_IMPORT,
             "epochs": config["train"]["epochs"]}
