@@ -54,7 +54,7 @@ def main() -> None:
         for path in args.configs:
             figures = measure(path, args.steps, Path(scratch), console)
             epochs = max(1, round(args.budget_minutes * 60 / figures["epoch_seconds"]))
-            table.add_row(path, f"{figures['images_per_s']:.1f}", f"{figures['val_seconds']:.1f}",
+            table.add_row(Path(path).stem, f"{figures['images_per_s']:.1f}", f"{figures['val_seconds']:.1f}",
                           f"{figures['epoch_seconds']:.1f}", str(epochs),
                           f"{epochs * figures['epoch_seconds'] / 60:.1f}")
     console.print(table)

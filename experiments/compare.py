@@ -9,7 +9,9 @@ Each config is an arm named after its file. Seeds run in the outer loop, so a st
 holds whole seeds; a rerun reads every (config, seed) that finished (same config hash) and
 resumes an interrupted one from its last epoch. Writes `<out>/<study>.json` (every run's
 metrics, config hash and commit), `<study>.md` (mean ± std per arm, paired differences against
-the baseline) and `<study>.png`. Exit codes: 0 done, 2 config error, 3 training diverged.
+the baseline) and `<study>.png`, and keeps each finished run's run.json, log.csv and test
+metrics under `<out>/runs/<study>/` (to commit): a fresh clone reads them back instead of
+retraining. Exit codes: 0 done, 2 config error, 3 training diverged.
 """
 
 from __future__ import annotations
@@ -37,18 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default="", help="budget recorded in the JSON, e.g. proxy or full")
     parser.add_argument("--runs-dir", default="runs/studies", help="where the study's run folders go")
     parser.add_argument("--out", default="docs/results", help="where the table, JSON and PNG go")
+    parser.add_argument("--archive", default=None,
+                        help="where finished runs' small files are kept in the repository (default: <out>/runs)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="override applied to every arm, e.g. --set train.epochs=1")
     parser.add_argument("--report-only", action="store_true", help="read finished runs, train nothing")
     args = parser.parse_args(argv)
     console = Console()
-    from fer_graph.training.study import arm_name, check_arms, run_study
+    from fer_graph.training.study import archive_runs, arm_name, check_arms, restore_runs, run_study
     from fer_graph.training.study_report import study_json, write_study_report
 
     study = args.study or Path(args.configs[0]).resolve().parent.name
     baseline = args.baseline or arm_name(args.configs[0])
+    archive = Path(args.archive or Path(args.out) / "runs")
     try:
         check_arms(args.configs, baseline)
+        restored = restore_runs(archive, args.runs_dir, study)
+        if restored:
+            console.print(f"{restored} finished runs restored from {archive / study}")
         arms = run_study(args.configs, args.seeds, args.runs_dir, study, args.overrides, console,
                          train=not args.report_only)
     except ConfigError as err:
@@ -63,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     data = study_json(study, args.dataset, args.budget, baseline, arms)
     paths = write_study_report(data, args.out)
+    archive_runs(args.runs_dir, study, archive)
     console.print(paths["md"].read_text(), markup=False, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0

@@ -8,6 +8,7 @@ retrained; an interrupted pair resumes from its last epoch (`train.resume`).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -94,3 +95,42 @@ def finished_runs(config: dict) -> list[dict]:
 
 def _repo_relative(path: str | Path) -> str:
     return os.path.relpath(Path(path).resolve(), REPO_ROOT)
+
+
+# What a finished run keeps in the repository: enough to read it back and recompute the tables,
+# small enough to commit (no checkpoints, no TensorBoard events, no per-sample predictions).
+ARCHIVED = ("run.json", "log.csv", "metrics_test.json")
+
+
+def archive_runs(runs_dir: str | Path, study: str, archive: str | Path) -> int:
+    """Copy every finished run's `ARCHIVED` files and each arm's config.yaml into `archive/<study>`."""
+    source, target = Path(runs_dir) / study, Path(archive) / study
+    count = 0
+    for run_json in sorted(source.glob("*/seed*/*/run.json")):
+        run_dir = run_json.parent
+        dest = target / run_dir.relative_to(source)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ARCHIVED:
+            if (run_dir / name).is_file():
+                shutil.copy2(run_dir / name, dest / name)
+        config = run_dir.parents[1] / "config.yaml"
+        if config.is_file():
+            shutil.copy2(config, target / config.relative_to(source))
+        count += 1
+    return count
+
+
+def restore_runs(archive: str | Path, runs_dir: str | Path, study: str) -> int:
+    """Copy archived runs missing from `runs_dir` back, so a fresh clone does not retrain them."""
+    source, target = Path(archive) / study, Path(runs_dir) / study
+    count = 0
+    for run_json in sorted(source.glob("*/seed*/*/run.json")):
+        dest = target / run_json.parent.relative_to(source)
+        if (dest / "run.json").is_file():
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ARCHIVED:
+            if (run_json.parent / name).is_file():
+                shutil.copy2(run_json.parent / name, dest / name)
+        count += 1
+    return count

@@ -10,7 +10,9 @@ import pytest
 from rich.console import Console
 
 from fer_graph.training.config import ConfigError
-from fer_graph.training.study import check_arms, run_study
+import shutil
+
+from fer_graph.training.study import archive_runs, check_arms, restore_runs, run_study
 from fer_graph.training.study_report import study_json, study_markdown, write_study_report
 
 from training_helpers import TINY
@@ -94,6 +96,23 @@ def test_another_config_never_overwrites_a_finished_run(arms, shared_data, tmp_p
     run_study(arms[:1], [0], runs_dir, "s", _overrides(shared_data), QUIET)
     with pytest.raises(ConfigError, match=r"paper/seed0/official/run\.json holds a run of another config"):
         run_study(arms[:1], [0], runs_dir, "s", [*_overrides(shared_data), "train.lr=0.5"], QUIET)
+
+
+def test_archived_runs_come_back_in_a_fresh_runs_folder_untrained(arms, shared_data, tmp_path) -> None:
+    runs_dir, archive = tmp_path / "runs", tmp_path / "docs" / "runs"
+    first = run_study(arms[:1], [0], runs_dir, "s", _overrides(shared_data), QUIET)
+    assert archive_runs(runs_dir, "s", archive) == 1
+    kept = sorted(p.name for p in (archive / "s" / "paper" / "seed0" / "official").iterdir())
+    assert kept == ["log.csv", "metrics_test.json", "run.json"]
+    assert (archive / "s" / "paper" / "config.yaml").is_file()
+    shutil.rmtree(runs_dir)
+
+    assert restore_runs(archive, runs_dir, "s") == 1
+    again = run_study(arms[:1], [0], runs_dir, "s", _overrides(shared_data), QUIET)
+
+    assert again["paper"]["runs"] == first["paper"]["runs"]
+    assert not (runs_dir / "s" / "paper" / "seed0" / "official" / "checkpoints").exists()
+    assert restore_runs(archive, runs_dir, "s") == 0
 
 
 def test_report_only_trains_nothing(arms, shared_data, tmp_path) -> None:
