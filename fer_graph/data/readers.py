@@ -13,6 +13,10 @@ Layouts (``discover(root, layout)``):
   (0-based data row), labels are the FER-2013 codes (0 angry ... 6 neutral).
 - ``rafdb``: ``[basic/]EmoLabel/list_patition_label.txt`` lines ``train_00001.jpg 5`` plus
   ``[Image/]aligned/train_00001_aligned.jpg``; labels 1-7 become 0-6 (RAF-DB code order).
+- ``ferplus``: ``FER2013Train/``, ``FER2013Valid/``, ``FER2013Test/`` with their ``label.csv``
+  vote counts (see ``fer_graph.data.ferplus``): majority labels, vote distributions kept.
+
+A folder that fits none of these is an error naming what was expected, never a guess.
 
 Sample ids are stable strings: the image path relative to ``root`` (POSIX separators).
 Samples are sorted by id. Folder class names are sorted; coded layouts keep their code order.
@@ -29,7 +33,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-LAYOUTS = ("imagefolder", "flat", "fer_csv", "rafdb")
+from fer_graph.data import ferplus
+
+LAYOUTS = ("imagefolder", "flat", "fer_csv", "rafdb", "ferplus")
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 )
@@ -84,6 +90,8 @@ class DatasetIndex:
         root: the folder (or CSV file) that was read.
         memory: id -> decoded image for layouts kept in memory (``fer_csv``).
         errors: id -> reason for in-memory samples that could not be decoded.
+        votes: id -> annotator vote distribution over the classes (``ferplus``), for soft labels.
+        left_out: reason -> count of listed images the layout leaves out (FERPlus unknown / NF).
     """
 
     samples: list[Sample]
@@ -92,6 +100,8 @@ class DatasetIndex:
     root: Path
     memory: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     errors: dict[str, str] = field(default_factory=dict, repr=False)
+    votes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -186,7 +196,8 @@ def discover(root: str | os.PathLike, layout: str = "auto") -> DatasetIndex:
         raise DatasetLayoutError(f"dataset not found: {root}")
     if layout == "auto":
         layout = detect_layout(root)
-    readers = {"imagefolder": _imagefolder, "flat": _flat, "fer_csv": _fer_csv, "rafdb": _rafdb}
+    readers = {"imagefolder": _imagefolder, "flat": _flat, "fer_csv": _fer_csv, "rafdb": _rafdb,
+               "ferplus": _ferplus}
     if layout not in readers:
         raise DatasetLayoutError(
             f"unknown layout {layout!r} for {root} (choose auto or one of {', '.join(LAYOUTS)})"
@@ -206,17 +217,32 @@ def detect_layout(root: Path) -> str:
         raise DatasetLayoutError(f"not a dataset folder or CSV file: {root}")
     if _rafdb_list(root) is not None:
         return "rafdb"
+    if ferplus.looks_like_ferplus(root):
+        missing = ferplus.missing_parts(root)
+        if missing:
+            raise DatasetLayoutError(f"{root} looks like FERPlus but lacks {', '.join(missing)} "
+                                     "(layout ferplus: FER2013Train/, FER2013Valid/, FER2013Test/, each with label.csv)")
+        return "ferplus"
     subdirs = _subdirs(root)
     if subdirs and all(_subdirs(d) and not _images(d) for d in subdirs):
         return "imagefolder"
     if subdirs and any(_images(d) for d in subdirs):
+        named_like_splits = [d.name for d in subdirs
+                             if d.name.lower() in SPLIT_SYNONYMS or d.name in ferplus.SPLIT_FOLDERS]
+        if named_like_splits:
+            raise DatasetLayoutError(
+                f"{root}: folders {', '.join(named_like_splits)} hold images directly, so they would be read as "
+                "classes (layout flat) although they are named like splits; lay them out as <split>/<class>/ "
+                "or set data.layout explicitly"
+            )
         return "flat"
     csvs = sorted(p for p in root.glob("*.csv") if p.is_file())
     if len(csvs) == 1:
         return "fer_csv"
     raise DatasetLayoutError(
         f"cannot detect the dataset layout of {root} "
-        "(expected <split>/<class>/*, <class>/*, a FER CSV, or RAF-DB EmoLabel/ + aligned/)"
+        "(expected <split>/<class>/*, <class>/*, a FER CSV, RAF-DB EmoLabel/ + aligned/, or FERPlus "
+        "FER2013Train/ FER2013Valid/ FER2013Test/ with label.csv)"
     )
 
 
@@ -253,6 +279,25 @@ def _imagefolder(root: Path) -> DatasetIndex:
                 split = FER2013_SPLITS.get(prefix, folder_split)
                 samples.append(Sample(_rel(path, root), label_of[class_dir.name], split, path))
     return DatasetIndex(samples, class_names, "imagefolder", root)
+
+
+def _ferplus(root: Path) -> DatasetIndex:
+    missing = ferplus.missing_parts(root)
+    if missing:
+        raise DatasetLayoutError(f"no {', '.join(missing)} in {root} (layout ferplus)")
+    samples, votes, left_out = [], {}, {}
+    for folder, split in ferplus.SPLIT_FOLDERS.items():
+        try:
+            rows, dropped = ferplus.read_split(root / folder)
+        except ValueError as err:
+            raise DatasetLayoutError(str(err)) from err
+        for name, label, distribution in rows:
+            sample_id = f"{folder}/{name}"
+            samples.append(Sample(sample_id, label, split, root / folder / name))
+            votes[sample_id] = distribution
+        for reason, count in dropped.items():
+            left_out[reason] = left_out.get(reason, 0) + count
+    return DatasetIndex(samples, list(ferplus.CLASSES), "ferplus", root, votes=votes, left_out=left_out)
 
 
 def _flat(root: Path) -> DatasetIndex:

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from fer_graph.data.readers import LAYOUTS
 from fer_graph.data.transforms import build_transforms
 from fer_graph.granular.graph import GBRParams
 from fer_graph.models.factory import DEFAULT_CONFIG as MODEL_DEFAULTS
@@ -120,7 +121,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "data.dataset": ("synthetic", "folder"),
-    "data.layout": ("auto", "imagefolder", "flat", "fer_csv", "rafdb"),
+    "data.layout": ("auto", *LAYOUTS),
     "model.name": ("cs_gbsbf", "vren_only"),
     "model.graph_backend": ("auto", "dgl", "torch"),
     "model.agm.mode": ("global", "spatial"),

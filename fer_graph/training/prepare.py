@@ -38,6 +38,9 @@ def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
         index = discover(root, data["layout"])
     except (DatasetLayoutError, FileNotFoundError, ValueError) as err:
         raise ConfigError(f"data.root: {err}") from err
+    if index.left_out:
+        console.print(f"{root} ({index.layout}): left out "
+                      + ", ".join(f"{n} images whose top vote is {reason}" for reason, n in sorted(index.left_out.items())))
     want, have = config["model"]["num_classes"], len(index.class_names)
     if want != have:
         raise ConfigError(
