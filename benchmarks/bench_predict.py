@@ -27,7 +27,7 @@ FER2013_TEST = ROOT / ".." / "shared" / "datasets" / "fer2013" / "test"
 def _random_checkpoint(config_path: Path, out_dir: Path) -> Path:
     """The config's model with random weights, saved as a training checkpoint."""
     from fer_graph.models import create_model
-    from fer_graph.training.checkpoint import save_checkpoint
+    from fer_graph.models.checkpoint import save_checkpoint
     from fer_graph.training.config import load_config
 
     config = load_config(config_path)

@@ -24,13 +24,11 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
-                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
-from rich.text import Text
 
 import fer_graph
 from fer_graph import granular
+from fer_graph.data.progress import RateColumn, make_progress
 from fer_graph.data.readers import DatasetIndex, ImageReadError, load_image
 from fer_graph.data.store import GraphArrays, GraphStoreWriter, encode
 from fer_graph.granular.graph import GBRParams
@@ -218,7 +216,7 @@ def _run_actors(index, chunks, pending, work_dir, params, num_workers, address, 
 
         total = sum(len(c) for c in chunks)
         done_before = total - sum(len(chunks[i]) for i in pending)
-        with make_progress(progress) as bar:
+        with make_progress(Console(stderr=True), progress, RateColumn()) as bar:
             task = bar.add_task("building graphs", total=total, completed=done_before)
             for actor in actors:
                 for _ in range(_INFLIGHT_PER_WORKER):
@@ -310,20 +308,6 @@ class _Assembler:
         """Drop the temporary file (the shards stay for a rerun)."""
         self.writer.close()
         self.partial.unlink(missing_ok=True)
-
-
-class _RateColumn(ProgressColumn):
-    """Images per second (rich's own speed column formats bytes)."""
-
-    def render(self, task) -> Text:
-        return Text(f"{task.speed:,.0f} images/s" if task.speed else "- images/s", style="cyan")
-
-
-def make_progress(enabled: bool) -> Progress:
-    """A progress bar with images/s and ETA (disabled: records nothing on screen)."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    disable=not enabled, console=Console(stderr=True))
 
 
 def print_summary(summary: BuildSummary, console: Console | None = None) -> None:

@@ -124,16 +124,24 @@ class DatasetIndex:
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Decode an image file completely.
 
+    16-bit grey is scaled by 255/65535 and 32-bit integer grey by 255/max. 32-bit float grey
+    (mode ``F``, e.g. a float TIFF) follows ``float_to_uint8``: values in [0, 1] are scaled by
+    255, values in [0, 255] kept, any other range min-max scaled to [0, 255].
+
     Returns:
         uint8 array, HxW for grey images, HxWx3 for colour ones (alpha is dropped).
 
     Raises:
-        ImageReadError: missing, empty, truncated, corrupt or non-image file.
+        ImageReadError: missing, empty, truncated, corrupt or non-image file, a broken symbolic
+            link, or a float image with NaN or infinite values.
     """
     path = Path(path)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
+        if path.is_symlink():
+            target = os.readlink(path)
+            raise ImageReadError(path, f"broken symbolic link (target {target} does not exist)") from None
         raise ImageReadError(path, "file not found") from None
     except OSError as exc:
         raise ImageReadError(path, f"cannot access file: {exc.strerror or exc}") from None
@@ -144,6 +152,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()  # force the full decode so truncation is caught here, not later
+            if img.mode == "F":
+                return float_to_uint8(np.asarray(img, dtype=np.float64), path)
             return _to_array(img)
     except ImageReadError:
         raise
@@ -156,13 +166,30 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(path, f"truncated or corrupt image ({message})") from None
 
 
+def float_to_uint8(values: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    """Float pixels as uint8 by range: [0, 1] x255, [0, 255] as is, else min-max to [0, 255].
+
+    The first two bands match ``fer_graph.granular`` (a uint8 image u, u / 255 and u as floats
+    give one graph); min-max keeps the picture of other ranges (HDR, signed data) instead of
+    clipping it to one grey level. NaN or infinite values raise ImageReadError naming ``path``.
+    """
+    if not np.isfinite(values).all():
+        raise ImageReadError(path, "float image with NaN or infinite values")
+    low, high = float(values.min()), float(values.max())
+    if low >= 0.0 and high <= 1.0:
+        values = values * 255.0
+    elif low < 0.0 or high > 255.0:
+        values = (values - low) * (255.0 / (high - low))  # high > low: the range exceeds [0, 255]
+    return np.rint(values).astype(np.uint8)
+
+
 def _to_array(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16/32-bit grey: scale to 8 bits instead of clipping everything above 255
         wide = np.asarray(img, dtype=np.int64)
         top = 65535 if img.mode.startswith("I;16") else max(int(wide.max()), 1)
         return np.clip(wide * 255 // top, 0, 255).astype(np.uint8)
-    if img.mode in ("L", "1", "F", "LA"):
+    if img.mode in ("L", "1", "LA"):
         return np.asarray(img.convert("L"), dtype=np.uint8)
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
@@ -251,12 +278,15 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _images(folder: Path) -> list[Path]:
-    """Image files of a folder by extension; hidden and non-image files are ignored."""
+    """Image files of a folder by extension; hidden and non-image files are ignored.
+
+    A broken symbolic link with an image name is kept, so that reading it is a recorded failure.
+    """
     with os.scandir(folder) as entries:
         return sorted(
             Path(e.path) for e in entries
             if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
-            and e.is_file()
+            and (e.is_file() or (e.is_symlink() and not os.path.exists(e.path)))
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -74,6 +75,12 @@ class GBRParams:
         if unknown:
             raise KeyError(f"unknown granular-ball parameter(s): {', '.join(unknown)}")
         return cls(**values)
+
+    @classmethod
+    def from_section(cls, section: Mapping) -> "GBRParams":
+        """The parameters among a config's ``graphs:`` mapping, which also holds other keys
+        (store path, workers); every parameter must be present (KeyError naming it)."""
+        return cls.from_dict({f.name: section[f.name] for f in fields(cls)})
 
 
 @dataclass

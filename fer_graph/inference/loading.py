@@ -1,6 +1,6 @@
 """A checkpoint turned back into what evaluation used: model, class names, graph params, transform.
 
-A checkpoint (``fer_graph.training.checkpoint``) holds ``state_dict`` and the resolved experiment
+A checkpoint (``fer_graph.models.checkpoint``) holds ``state_dict`` and the resolved experiment
 ``config``; nothing else is needed to rebuild the network, the eval transform of ``data:`` and
 the ``GBRParams`` of ``graphs:``. Graphs are built from the decoded image by the same
 ``build_graph`` call as the graph store builder and rounded the way the store keeps them;
@@ -23,17 +23,13 @@ from fer_graph.data.store import STATS, cast_features
 from fer_graph.data.transforms import PairTransform, build_transforms
 from fer_graph.granular.build import build_graph
 from fer_graph.granular.graph import BallGraph, GBRParams
+from fer_graph.models.checkpoint import CheckpointError, load_checkpoint
+from fer_graph.models.devices import autocast, resolve_device
 from fer_graph.models.factory import uses_graphs
-from fer_graph.training.checkpoint import load_checkpoint
-from fer_graph.training.config import graph_params_dict
 
 # The graph store keeps node statistics as float16 unless built with --float32, and
 # experiments build their stores with that default.
 STORE_FEATURE_DTYPE = "float16"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be turned into a model (message: one line naming the cause)."""
 
 
 @dataclass
@@ -85,20 +81,7 @@ class LoadedModel:
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The same autocast as evaluation (``train.amp``), or a no-op."""
-        if not self.amp:
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA when present, else CPU; ``cuda`` without a GPU raises ValueError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but no CUDA device is available")
-    return device
+        return autocast(self.device, self.amp)
 
 
 def as_stored(graph: BallGraph, dtype: str = STORE_FEATURE_DTYPE) -> BallGraph:
@@ -118,27 +101,24 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu",
     """Rebuild the model of a checkpoint and everything evaluation used with it.
 
     Args:
-        checkpoint: a ``.pt`` file written by ``fer_graph.training.checkpoint``.
+        checkpoint: a ``.pt`` file written by ``fer_graph.models.checkpoint.save_checkpoint``.
         device: ``auto``, ``cpu``, ``cuda`` or a torch device.
         use_amp: apply the config's ``train.amp`` autocast (as evaluation did).
 
     Raises:
         FileNotFoundError: no such file.
-        CheckpointError: not a fer_graph checkpoint, or its weights do not fit its config.
+        CheckpointError: not a fer_graph checkpoint (or one holding pickled objects), or its
+            weights do not fit its config.
+        ConfigError: ``device`` is unknown or asks for CUDA where there is none.
     """
     from fer_graph.models import create_model
 
     path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        state = load_checkpoint(path)
-    except Exception as err:  # torch raises several unrelated types for a bad file
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({err})") from err
+    state = load_checkpoint(path)
     if not isinstance(state, dict) or "state_dict" not in state or "config" not in state:
         raise CheckpointError(f"{path}: expected a dict with state_dict and config")
     config = state["config"]
-    device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    device = resolve_device(device, key="device")
     model_cfg = dict(config["model"])
     # Weights come from the state_dict; never fetch or read backbone weights again.
     model_cfg.update(pretrained=False, checkpoint_path=None)
@@ -156,7 +136,7 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu",
     _, eval_transform = build_transforms(config["data"])
     params = None
     if uses_graphs(config["model"]):
-        params = GBRParams.from_dict(graph_params_dict(config))
+        params = GBRParams.from_section(config["graphs"])
     train = config.get("train", {})
     channels_last = bool(train.get("channels_last", False))
     if channels_last:

@@ -9,6 +9,7 @@ from torch import nn
 
 from fer_graph.models.agm import MODES
 from fer_graph.models.cs_gbsbf import CSGBSBF, VRENOnly
+from fer_graph.models.vren import check_backbone
 
 NAMES = ("cs_gbsbf", "vren_only")
 
@@ -68,7 +69,8 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
     Raises:
         KeyError: an unknown key (named, "agm.<key>" inside agm).
-        ValueError: a bad name or a size that is not a positive integer.
+        ValueError: a bad name, a backbone timm does not know (close names suggested) or a
+            size that is not a positive integer.
     """
     _check_keys(config, DEFAULT_CONFIG, "")
     resolved = copy.deepcopy(DEFAULT_CONFIG)
@@ -82,6 +84,7 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"agm.mode must be one of {MODES}, got {resolved['agm']['mode']!r}")
     if resolved["name"] not in NAMES:
         raise ValueError(f"name must be one of {NAMES}, got {resolved['name']!r}")
+    check_backbone(resolved["backbone"])
     for key in _POSITIVE_INTS:
         value = resolved[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Callable, Mapping
@@ -26,6 +27,19 @@ def _swin_window(backbone: str, img_size: int) -> int | None:
         if tokens % window == 0:
             return window
     return None
+
+
+def check_backbone(name: object) -> None:
+    """Raise ValueError, suggesting close names, when ``name`` is no timm model.
+
+    A pretrained tag (``resnet50.a1_in1k``) is allowed. The project's ``fervgg_*`` backbones
+    are timm models too: ``fer_graph.models`` registers them on import.
+    """
+    if isinstance(name, str) and timm.is_model(name):
+        return
+    close = difflib.get_close_matches(str(name), timm.list_models(), n=5)
+    hint = f"close timm names: {', '.join(close)}" if close else "see timm.list_models()"
+    raise ValueError(f"backbone {name!r} is not a timm model; {hint}")
 
 
 class VREN(nn.Module):

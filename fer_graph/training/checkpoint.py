@@ -1,39 +1,16 @@
-"""Checkpoints as plain data (tensors, dicts, lists, numbers, strings), saved atomically.
+"""Random-number-generator state for checkpoints, and seeding.
 
-Loading uses `torch.load(weights_only=True)`, so a checkpoint can never run pickled code;
-that is why random-number-generator states are stored as tensors here.
+Checkpoints (``fer_graph.models.checkpoint``) are read with ``torch.load(weights_only=True)``
+and so hold plain data only; that is why generator states are stored as tensors here.
 """
 
 from __future__ import annotations
 
-import os
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-
-
-def save_checkpoint(payload: dict, path: str | Path) -> Path:
-    """Write `payload` with torch.save to a temporary file, then rename it over `path`.
-
-    A crash mid-write leaves the previous checkpoint intact, never a half file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        torch.save(payload, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by `save_checkpoint` without unpickling arbitrary objects."""
-    return torch.load(Path(path), map_location=map_location, weights_only=True)
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -16,13 +16,10 @@ import yaml
 
 from fer_graph.data.readers import LAYOUTS
 from fer_graph.data.transforms import build_transforms
+from fer_graph.errors import ConfigError
 from fer_graph.granular.graph import GBRParams
 from fer_graph.models.factory import DEFAULT_CONFIG as MODEL_DEFAULTS
 from fer_graph.models.factory import resolve_config as resolve_model_config
-
-
-class ConfigError(ValueError):
-    """A configuration problem, described in one line that names the key or path."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -297,7 +294,7 @@ def _check_values(config: dict) -> None:
     if data["dataset"] == "folder" and data["root"] is None:
         raise ConfigError("data.root: required when data.dataset is folder")
     try:
-        GBRParams.from_dict(graph_params_dict(config))
+        GBRParams.from_section(config["graphs"])
     except (ValueError, KeyError) as err:
         raise ConfigError(f"graphs: {err}") from err
     try:
@@ -338,11 +335,6 @@ def _check_search(config: dict) -> None:
         )
     if search["metric"] not in ("val_accuracy", "val_uf1", "val_uar", "val_loss"):
         raise ConfigError(f"search.metric: must be a validation metric, got {search['metric']!r}")
-
-
-def graph_params_dict(config: dict) -> dict:
-    """The GBRParams fields of the `graphs:` section."""
-    return {k: config["graphs"][k] for k in _GBR_DEFAULTS}
 
 
 def _absolutise(config: dict) -> None:

@@ -1,4 +1,4 @@
-"""Per-epoch logs (CSV + TensorBoard) and the rich progress bar of a training run."""
+"""Per-epoch logs (CSV + TensorBoard) and the epoch progress bar of a training run."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, TextColumn
+
+from fer_graph.data.progress import make_progress
 
 
 class EpochLog:
@@ -51,17 +46,7 @@ class EpochLog:
             self._writer.close()
 
 
-def make_progress(console: Console, enabled: bool) -> Progress:
-    """A progress bar showing loss, accuracy, images/s, elapsed time and ETA."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}  {task.fields[ips]:.0f} img/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-        transient=True,
-    )
+def epoch_progress(console: Console, enabled: bool) -> Progress:
+    """The epoch bar: the task's running loss, accuracy and images/s between count and ETA."""
+    stats = TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}  {task.fields[ips]:.0f} img/s")
+    return make_progress(console, enabled, stats, transient=True)

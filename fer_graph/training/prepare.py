@@ -15,10 +15,11 @@ from fer_graph.data.protocols import Fold, make_folds
 from fer_graph.data.readers import DatasetIndex, DatasetLayoutError, discover
 from fer_graph.data.store import GraphStore
 from fer_graph.data.synthetic import write_synthetic_dataset
+from fer_graph.errors import ConfigError
 from fer_graph.granular import builder_fingerprint
 from fer_graph.granular.graph import GBRParams
 from fer_graph.models.factory import uses_graphs
-from fer_graph.training.config import ConfigError, graph_params_dict
+
 
 def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
     """Index the dataset (generating the synthetic one first if needed) and check class counts."""
@@ -62,7 +63,7 @@ def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> Graph
         return None
     graphs = config["graphs"]
     path = Path(graphs["store"])
-    params = GBRParams.from_dict(graph_params_dict(config))
+    params = GBRParams.from_section(graphs)
     if path.is_file():
         store = GraphStore(path)
         if store.params != params:

@@ -6,7 +6,6 @@ the model returns a `ModelOutput` and the loss returns `(total, {"ce", "ba"})`.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,15 +17,12 @@ import torch
 from rich.console import Console
 
 from fer_graph.data.dataset import evaluation_collate
+from fer_graph.errors import ConfigError
+from fer_graph.models.checkpoint import load_checkpoint, save_checkpoint
+from fer_graph.models.devices import autocast, resolve_device
 from fer_graph.models.output import view_probabilities
-from fer_graph.training.checkpoint import (
-    capture_rng_state,
-    load_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-)
-from fer_graph.training.config import ConfigError
-from fer_graph.training.logs import EpochLog, make_progress
+from fer_graph.training.checkpoint import capture_rng_state, restore_rng_state
+from fer_graph.training.logs import EpochLog, epoch_progress
 from fer_graph.training.metrics import classification_metrics
 
 EpochCallback = Callable[[dict, Path], None]
@@ -66,15 +62,6 @@ class FitResult:
     extra: dict = field(default_factory=dict)
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` -> CUDA when present, else CPU; `cuda` without a GPU is a config error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device: cuda requested but no CUDA device is available")
-    return torch.device(name)
-
-
 def build_optimizer(model: torch.nn.Module, train: dict) -> torch.optim.Optimizer:
     """Adam, AdamW or SGD (Nesterov momentum) over the trainable parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -92,14 +79,6 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float) 
         return (step + 1) / warmup_steps
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def autocast(device: torch.device, amp: bool | str) -> contextlib.AbstractContextManager:
-    """bf16/fp16 autocast for the configured `train.amp`, or a no-op."""
-    if not amp:
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _to_device(batch: tuple, device: torch.device, channels_last: bool) -> tuple:
@@ -230,7 +209,7 @@ class Trainer:
         correct = seen = 0
         if hasattr(loader.dataset, "set_epoch"):
             loader.dataset.set_epoch(epoch)
-        with make_progress(self.console, cfg["progress"]) as progress:
+        with epoch_progress(self.console, cfg["progress"]) as progress:
             task = progress.add_task(f"epoch {epoch}/{cfg['epochs']}", total=steps, loss=0.0, acc=0.0, ips=0.0)
             for step, batch in enumerate(loader):
                 if step >= steps:

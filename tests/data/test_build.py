@@ -226,10 +226,18 @@ def test_tool_exit_codes_and_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert str(missing) in err and "\n" not in err
     root = _dataset(tmp_path / "ds", count=6)
+    # odd files: a dangling symlink is a recorded failure; a float TIFF outside [0, 1] is built
+    (root / "train/happy/link.jpg").symlink_to(tmp_path / "gone.jpg")
+    hdr = _face(7).astype(np.float32) * 40.0 - 1000.0
+    Image.fromarray(hdr, mode="F").save(root / "test/happy/hdr.tif")
     out = tmp_path / "tool.h5"
     assert tool.main([str(root), str(out), "--workers", "2", "--no-progress", "--purity", "0.8"]) == tool.EXIT_FAILURES
     with GraphStore(out) as store:
-        assert len(store) == 6 and len(store.failures) == 3 and store.params.purity == 0.8
+        assert len(store) == 7 and len(store.failures) == 4 and store.params.purity == 0.8
+        reasons = {sample_id: reason for sample_id, _, reason in store.failures}
+        assert reasons["train/happy/link.jpg"].startswith("broken symbolic link")
+        want = build_graph(load_image(root / "test/happy/hdr.tif"), store.params)
+        assert want.num_nodes > 1 and np.array_equal(store.get("test/happy/hdr.tif").boxes, want.boxes)
 
 
 @pytest.mark.datasets

@@ -168,3 +168,48 @@ def test_real_fer2013_and_ckplus(fer2013_dir, ckplus_dir):
     assert image.shape == (48, 48) and image.dtype == np.uint8
     ck = discover(ckplus_dir)
     assert ck.layout == "flat" and len(ck) == 981 and len({ckplus_subject(s.id) for s in ck.samples}) == 118
+
+
+def test_dangling_symlink_is_listed_and_fails_with_its_reason(tmp_path):
+    _save(tmp_path / "happy" / "a.png", _face(0))
+    (tmp_path / "happy" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "happy" / "folder.jpg").symlink_to(tmp_path / "happy", target_is_directory=True)
+    index = discover(tmp_path, "flat")
+    assert [s.id for s in index.samples] == ["happy/a.png", "happy/gone.jpg"]  # not the folder link
+    with pytest.raises(ImageReadError) as info:
+        load_image(tmp_path / "happy" / "gone.jpg")
+    assert info.value.reason == f"broken symbolic link (target {tmp_path / 'nowhere.jpg'} does not exist)"
+
+
+@pytest.mark.parametrize("scale, offset, expected", [
+    (1 / 255, 0.0, lambda u: u),                           # [0, 1]: x255
+    (1.0, 0.0, lambda u: u),                               # [0, 255]: as is
+    (4.0, -300.0, lambda u: np.rint((u - u.min()) * 255.0 / (u.max() - u.min()))),  # min-max
+])
+def test_float_tiff_pixels_follow_the_range_rule(tmp_path, scale, offset, expected):
+    grey = _face(5)
+    Image.fromarray((grey * scale + offset).astype(np.float32), mode="F").save(tmp_path / "f.tif")
+    loaded = load_image(tmp_path / "f.tif")
+    assert loaded.dtype == np.uint8
+    np.testing.assert_array_equal(loaded, expected(grey.astype(np.float64)).astype(np.uint8))
+
+
+def test_float_tiff_outside_unit_range_keeps_its_graph(tmp_path):
+    # Clipping (the old behaviour) turned such an image into one grey level: a one-node graph.
+    from fer_graph.granular import build_graph
+
+    rows = np.linspace(0, 1, 48)[:, None] * np.ones((1, 48))
+    picture = np.rint(255 * (rows > 0.5) * 0.8 + 20).astype(np.uint8)
+    Image.fromarray(picture.astype(np.float32) * 10.0, mode="F").save(tmp_path / "hdr.tif")
+    want = build_graph(np.rint((picture - 20.0) * 255.0 / (picture.max() - 20.0)).astype(np.uint8))
+    got = build_graph(load_image(tmp_path / "hdr.tif"))
+    assert got.num_nodes == want.num_nodes > 1
+    np.testing.assert_array_equal(got.boxes, want.boxes)
+
+
+def test_float_tiff_with_nan_is_a_read_error(tmp_path):
+    values = np.zeros((8, 8), np.float32)
+    values[2, 3] = np.nan
+    Image.fromarray(values, mode="F").save(tmp_path / "nan.tif")
+    with pytest.raises(ImageReadError, match="NaN or infinite"):
+        load_image(tmp_path / "nan.tif")

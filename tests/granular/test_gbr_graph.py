@@ -23,3 +23,12 @@ def test_params_round_trip_through_dict():
     assert GBRParams.from_dict(params.to_dict()) == params
     with pytest.raises(KeyError, match="radius"):
         GBRParams.from_dict({"radius": 3})
+
+
+def test_params_from_a_config_section_ignore_other_keys_and_need_every_field():
+    wanted = GBRParams(purity=0.8, tau=12.0, image_size=64)
+    section = {"store": "/tmp/g.h5", "num_workers": 4, "address": None, **wanted.to_dict()}
+    assert GBRParams.from_section(section) == wanted
+    del section["tau"]
+    with pytest.raises(KeyError, match="tau"):
+        GBRParams.from_section(section)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from fer_graph.data.readers import FER2013_CLASSES
 from fer_graph.models import create_model
-from fer_graph.training.checkpoint import save_checkpoint
+from fer_graph.models.checkpoint import save_checkpoint
 from fer_graph.training.config import resolve_config
 
 TINY_MODEL = {

@@ -1,11 +1,14 @@
-"""Paths that need a GPU or downloaded weights: marked, and skipped where those are absent."""
+"""Device and precision choice (models/devices.py); paths that need a GPU or downloaded weights
+are marked, and skipped where those are absent."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from fer_graph.errors import ConfigError
 from fer_graph.models import CSGBSBFLoss, create_model
+from fer_graph.models.devices import autocast, resolve_device
 from model_helpers import TINY
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -53,3 +56,22 @@ def test_pretrained_backbone_by_timm_name(make_graphs) -> None:
     model = create_model({**TINY, "backbone": "resnet18", "pretrained": True})
     out = model(torch.randn(2, 3, 48, 48), make_graphs([4, 9]))
     assert out.logits.shape == (2, TINY.get("num_classes", 7))
+
+
+def test_resolve_device_names_the_key_for_a_missing_gpu_or_a_bad_name() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ConfigError, match=r"^train\.device: 'gpu0' is not a device"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match=r"^--device: cuda:1 requested but no CUDA device"):
+            resolve_device("cuda:1", key="--device")
+
+
+def test_autocast_runs_matmuls_in_the_configured_precision() -> None:
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with autocast(torch.device("cpu"), False):
+        assert (a @ b).dtype == torch.float32
+    with autocast(torch.device("cpu"), "bf16"):
+        assert (a @ b).dtype == torch.bfloat16

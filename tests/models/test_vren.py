@@ -55,3 +55,18 @@ def test_checkpoint_path_loads_local_weights(tmp_path) -> None:
 def test_pretrained_name_must_match_backbone_architecture() -> None:
     with pytest.raises(ValueError, match="another architecture"):
         VREN(backbone="resnet18", pretrained="resnet50.a1_in1k")
+
+
+def test_unknown_backbone_names_close_timm_and_project_names() -> None:
+    import fer_graph.models  # noqa: F401  (registers fervgg_*)
+    from fer_graph.models.vren import check_backbone
+
+    check_backbone("resnet18")
+    check_backbone("resnet50.a1_in1k")  # a pretrained tag of a known architecture
+    check_backbone("fervgg_small")
+    with pytest.raises(ValueError, match=r"^backbone 'resnet9000' is not a timm model; close timm names: .*resnet50"):
+        check_backbone("resnet9000")
+    with pytest.raises(ValueError, match=r"close timm names: fervgg_base"):
+        check_backbone("fervgg_bas")
+    with pytest.raises(ValueError, match=r"^backbone 'zzzzqqqq' is not a timm model; see timm.list_models\(\)$"):
+        check_backbone("zzzzqqqq")

@@ -64,6 +64,9 @@ def test_base_inheritance(synthetic_yaml: Path, tmp_path: Path) -> None:
         ("model.in_chans=1", r"^model\.in_chans: 1 disagrees with data\.in_chans 3"),
         ("experiment.seeds=[]", r"^experiment\.seeds: expected a non-empty list"),
         ("train.batch_size=0", r"^train\.batch_size: must be > 0"),
+        ("model.backbone=resnet9000",
+         r"^model: backbone 'resnet9000' is not a timm model; close timm names: resnet200, .*resnet50"),
+        ("model.backbone=fervgg_smal", r"^model: backbone 'fervgg_smal' is not a timm model; close timm names: fervgg_small"),
     ],
 )
 def test_bad_values_give_one_line_naming_the_key(synthetic_yaml: Path, override: str, message: str) -> None:
@@ -147,3 +150,7 @@ def test_command_line_reports_config_errors_in_one_line(capsys: pytest.CaptureFi
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert lines[0].startswith("config error: train.lrr: unknown key")
     assert lines[-1] == f"config error: data.root: path {tmp_path / 'gone'} does not exist"
+    assert main([str(CONFIG_DIR / "tiny.yaml"), "model.backbone=resnet9000"]) == 2
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("config error: model: backbone 'resnet9000' is not a timm model; close timm names:")
+    assert "\n" not in line

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from fer_graph.data.dataset import FERGraphDataset
 from fer_graph.data.readers import discover
-from fer_graph.training.checkpoint import load_checkpoint
+from fer_graph.models.checkpoint import load_checkpoint
 from fer_graph.training.config import ConfigError, load_config
 from fer_graph.training.experiment import run_experiment
 from fer_graph.training.report import read_predictions
