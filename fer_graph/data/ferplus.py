@@ -66,3 +66,26 @@ def read_split(folder: Path) -> tuple[list[tuple[str, int, np.ndarray]], dict[st
             emotions = votes[: len(CLASSES)]
             kept.append((name, top, emotions / emotions.sum()))
     return kept, left_out
+
+
+def read_ferplus(root: Path):
+    """The ``ferplus`` layout as a DatasetIndex (readers.discover's reader for it)."""
+    # imported here: readers imports this module to detect the layout
+    from fer_graph.data.readers import DatasetIndex, DatasetLayoutError, Sample
+
+    missing = missing_parts(root)
+    if missing:
+        raise DatasetLayoutError(f"no {', '.join(missing)} in {root} (layout ferplus)")
+    samples, votes, left_out = [], {}, {}
+    for folder, split in SPLIT_FOLDERS.items():
+        try:
+            rows, dropped = read_split(root / folder)
+        except ValueError as err:
+            raise DatasetLayoutError(str(err)) from err
+        for name, label, distribution in rows:
+            sample_id = f"{folder}/{name}"
+            samples.append(Sample(sample_id, label, split, root / folder / name))
+            votes[sample_id] = distribution
+        for reason, count in dropped.items():
+            left_out[reason] = left_out.get(reason, 0) + count
+    return DatasetIndex(samples, list(CLASSES), "ferplus", root, votes=votes, left_out=left_out)

@@ -224,7 +224,7 @@ def discover(root: str | os.PathLike, layout: str = "auto") -> DatasetIndex:
     if layout == "auto":
         layout = detect_layout(root)
     readers = {"imagefolder": _imagefolder, "flat": _flat, "fer_csv": _fer_csv, "rafdb": _rafdb,
-               "ferplus": _ferplus}
+               "ferplus": ferplus.read_ferplus}
     if layout not in readers:
         raise DatasetLayoutError(
             f"unknown layout {layout!r} for {root} (choose auto or one of {', '.join(LAYOUTS)})"
@@ -309,25 +309,6 @@ def _imagefolder(root: Path) -> DatasetIndex:
                 split = FER2013_SPLITS.get(prefix, folder_split)
                 samples.append(Sample(_rel(path, root), label_of[class_dir.name], split, path))
     return DatasetIndex(samples, class_names, "imagefolder", root)
-
-
-def _ferplus(root: Path) -> DatasetIndex:
-    missing = ferplus.missing_parts(root)
-    if missing:
-        raise DatasetLayoutError(f"no {', '.join(missing)} in {root} (layout ferplus)")
-    samples, votes, left_out = [], {}, {}
-    for folder, split in ferplus.SPLIT_FOLDERS.items():
-        try:
-            rows, dropped = ferplus.read_split(root / folder)
-        except ValueError as err:
-            raise DatasetLayoutError(str(err)) from err
-        for name, label, distribution in rows:
-            sample_id = f"{folder}/{name}"
-            samples.append(Sample(sample_id, label, split, root / folder / name))
-            votes[sample_id] = distribution
-        for reason, count in dropped.items():
-            left_out[reason] = left_out.get(reason, 0) + count
-    return DatasetIndex(samples, list(ferplus.CLASSES), "ferplus", root, votes=votes, left_out=left_out)
 
 
 def _flat(root: Path) -> DatasetIndex:
