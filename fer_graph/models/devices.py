@@ -39,3 +39,25 @@ def autocast(device: torch.device, amp: bool | str) -> contextlib.AbstractContex
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if amp == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); None where unknown.
+
+    Without those units bf16 autocast on the CPU is emulated: measured on an AVX2-only EPYC,
+    a fervgg_base training step ran about 15x slower in bf16 than in fp32.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as fh:
+                cpuinfo = fh.read()
+        except OSError:
+            return None
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return any(flag in flags for flag in BF16_CPU_FLAGS) if flags else None

@@ -19,7 +19,7 @@ from rich.console import Console
 from fer_graph.data.dataset import evaluation_collate
 from fer_graph.errors import ConfigError
 from fer_graph.models.checkpoint import load_checkpoint, save_checkpoint
-from fer_graph.models.devices import autocast, resolve_device
+from fer_graph.models.devices import autocast, cpu_has_bf16, resolve_device
 from fer_graph.models.output import view_probabilities
 from fer_graph.training.checkpoint import capture_rng_state, restore_rng_state
 from fer_graph.training.logs import EpochLog, epoch_progress
@@ -143,6 +143,9 @@ class Trainer:
         self.amp = self.train_cfg["amp"]
         if self.amp == "fp16" and self.device.type != "cuda":
             raise ConfigError("train.amp: fp16 needs a CUDA device; use bf16 on the CPU")
+        if self.amp == "bf16" and self.device.type == "cpu" and cpu_has_bf16() is False:
+            self.console.print("train.amp: bf16 on a CPU without AVX512-BF16 or AMX is emulated and many "
+                               "times slower than fp32; set train.amp=false on this machine", style="yellow")
         self.model = model.to(self.device)
         if self.train_cfg["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -75,3 +75,13 @@ def test_autocast_runs_matmuls_in_the_configured_precision() -> None:
         assert (a @ b).dtype == torch.float32
     with autocast(torch.device("cpu"), "bf16"):
         assert (a @ b).dtype == torch.bfloat16
+
+
+def test_bf16_support_is_read_from_the_cpu_flags() -> None:
+    from fer_graph.models.devices import cpu_has_bf16
+
+    amx = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f amx_bf16 amx_tile\n"
+    zen1 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\nprocessor\t: 1\nflags\t\t: fpu sse2 avx2 fma\n"
+    assert cpu_has_bf16(amx) is True
+    assert cpu_has_bf16(zen1) is False
+    assert cpu_has_bf16("model name : unknown\n") is None
