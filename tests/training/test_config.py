@@ -64,6 +64,8 @@ def test_base_inheritance(synthetic_yaml: Path, tmp_path: Path) -> None:
         ("model.in_chans=1", r"^model\.in_chans: 1 disagrees with data\.in_chans 3"),
         ("experiment.seeds=[]", r"^experiment\.seeds: expected a non-empty list"),
         ("train.batch_size=0", r"^train\.batch_size: must be > 0"),
+        ("data.max_missing=-1", r"^data\.max_missing: must be >= 0, got -1"),
+        ("data.max_missing=0.5", r"^data\.max_missing: expected int, got float"),
     ],
 )
 def test_bad_values_give_one_line_naming_the_key(synthetic_yaml: Path, override: str, message: str) -> None:
