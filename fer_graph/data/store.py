@@ -366,17 +366,15 @@ class GraphStore:
                       src["degree"][n0:n1], src["dst"][e0:e1], tuple(self.image_shapes[row]))
 
     def encoded(self, rows: Sequence[int]) -> dict:
-        """The stored form (``encode`` output) of the graphs at ascending ``rows``, so that a
-        rebuild can copy unchanged graphs; one read per run of consecutive rows."""
+        """The stored form (``encode`` output) of the graphs at ascending ``rows``, one read per
+        run of consecutive rows: a rebuild copies unchanged graphs with it."""
         rows = np.asarray(rows, dtype=np.int64)
-        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-        runs = [(r[0], r[-1] + 1) for r in np.split(rows, breaks) if r.size]
-        out = {name: np.concatenate([d[self.node_offsets[a]:self.node_offsets[b]] for a, b in runs])
-               for name, d in self._datasets().items() if name != "dst"}
-        out["dst"] = np.concatenate([self._datasets()["dst"][self.edge_offsets[a]:self.edge_offsets[b]]
-                                     for a, b in runs])
-        out["node_counts"] = np.diff(self.node_offsets)[rows]
-        out["edge_counts"] = np.diff(self.edge_offsets)[rows]
+        runs = [(r[0], r[-1] + 1) for r in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)]
+        out = {}
+        for name, data in self._datasets().items():
+            offsets = self.edge_offsets if name == "dst" else self.node_offsets
+            out[name] = np.concatenate([data[offsets[a]:offsets[b]] for a, b in runs])
+        out["node_counts"], out["edge_counts"] = np.diff(self.node_offsets)[rows], np.diff(self.edge_offsets)[rows]
         out["image_shapes"] = self.image_shapes[rows]
         return out
 
