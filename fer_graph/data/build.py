@@ -9,6 +9,10 @@ builds only the rest (changed parameters, samples or builder source give a new f
 The store is assembled from the shards in chunk order (samples sorted by
 id, so the file does not depend on the worker count) into a temporary file that replaces the
 output atomically: the output path is never a half-written file.
+
+A build holds the store's file lock (``store_lock``) throughout, so concurrent builds of one
+store run one after the other and the later one finds the store current. An existing store
+gives every chunk whose images are unchanged (``freshness``); failed samples are retried.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from rich.console import Console
@@ -28,9 +34,11 @@ from rich.table import Table
 
 import fer_graph
 from fer_graph import granular
+from fer_graph.data.freshness import check_store, sample_fingerprints, seed_shards
 from fer_graph.data.progress import RateColumn, make_progress
 from fer_graph.data.readers import DatasetIndex, ImageReadError, load_image
-from fer_graph.data.store import GraphArrays, GraphStoreWriter, encode
+from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter, encode
+from fer_graph.data.store_lock import stderr_line, store_lock
 from fer_graph.granular.graph import GBRParams
 
 DEFAULT_CHUNK_SIZE = 512
@@ -101,7 +109,8 @@ class ChunkBuilder:
         return shard
 
 
-def build_key(index: DatasetIndex, params: GBRParams, chunk_size: int, feature_dtype: str) -> str:
+def build_key(index: DatasetIndex, params: GBRParams, chunk_size: int, feature_dtype: str,
+              fingerprints: dict[str, str] | None = None) -> str:
     """Hash of everything that determines the built file (not the worker count)."""
     digest = hashlib.sha256()
     header = {
@@ -109,12 +118,10 @@ def build_key(index: DatasetIndex, params: GBRParams, chunk_size: int, feature_d
         "params": params.to_dict(), "chunk": chunk_size, "dtype": feature_dtype,
         "layout": index.layout, "root": str(Path(index.root).resolve()),
     }
-    if Path(index.root).is_file():  # an in-memory CSV: its content must match too
-        stat = Path(index.root).stat()
-        header["csv"] = [stat.st_size, stat.st_mtime_ns]
     digest.update(json.dumps(header, sort_keys=True).encode())
+    fingerprints = fingerprints or sample_fingerprints(index)  # in-memory CSV rows too
     for s in sorted(index.samples, key=lambda s: s.id):
-        digest.update(f"\0{s.id}\t{s.label}\t{s.split}\t{s.source}".encode())
+        digest.update(f"\0{s.id}\t{s.label}\t{s.split}\t{s.source}\t{fingerprints[s.id]}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -128,8 +135,9 @@ def build_graph_store(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     feature_dtype: str = "float16",
     compression: str | None = "lzf",
+    log: Callable[[str], None] = stderr_line,
 ) -> BuildSummary:
-    """Build (or finish building) the graph store of a dataset.
+    """Build (or finish building, or bring up to date) the graph store of a dataset.
 
     Args:
         index: the dataset (``readers.discover``).
@@ -142,38 +150,73 @@ def build_graph_store(
         chunk_size: samples per actor call and per shard (part of the resume key).
         feature_dtype: stored statistic dtype, ``float16`` or ``float32`` (lossless).
         compression: HDF5 filter for node/edge arrays (``lzf``, ``gzip`` or None).
+        log: receives one-line messages (waiting for the lock, why samples are rebuilt).
     """
     start = time.perf_counter()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     samples = sorted(index.samples, key=lambda s: s.id)
     chunks = [samples[i:i + chunk_size] for i in range(0, len(samples), chunk_size)]
-    work_dir = out_path.parent / f".{out_path.name}.work-{build_key(index, params, chunk_size, feature_dtype)}"
-    work_dir.mkdir(exist_ok=True)
-    for stale in work_dir.glob("*.tmp*"):  # half-written shards of a killed run
-        stale.unlink()
-    pending = [i for i in range(len(chunks)) if not _shard_path(work_dir, i).exists()]
-    cpu_seconds = 0.0
-    assembler = _Assembler(index, chunks, work_dir, out_path, params, feature_dtype, compression)
-    try:
-        assembler.advance()
-        if pending:
-            cpu_seconds = _run_actors(index, chunks, pending, work_dir, params, num_workers,
-                                      address, progress, feature_dtype, assembler.advance)
-        summary = assembler.finish()
-    except BaseException:
-        assembler.discard()
-        raise
-    summary.chunks_reused = len(chunks) - len(pending)
-    summary.worker_cpu_seconds = cpu_seconds
-    summary.seconds = time.perf_counter() - start
-    # The output now matches these arguments: shards of this or any earlier argument set
-    # for the same output are obsolete.
-    for old in out_path.parent.glob(f".{out_path.name}.work-*"):
-        shutil.rmtree(old, ignore_errors=True)
+    with store_lock(out_path, log):
+        # Taken before any image is read: a file changed during the build then looks
+        # changed to the next one, never the other way round.
+        fingerprints = sample_fingerprints(index)
+        check = check_store(out_path, index, fingerprints, params, feature_dtype)
+        if check.exact and not check.failed:
+            log(f"store {out_path} is current ({len(samples)} graphs), nothing to build")
+            return _current_summary(out_path, chunks, start)
+        if check.stale or check.failed:
+            log(check.stale or f"store {out_path}: {len(check.failed)} image(s) failed when it "
+                f"was built (first: {check.failed[0]}), retrying them")
+        key = build_key(index, params, chunk_size, feature_dtype, fingerprints)
+        work_dir = out_path.parent / f".{out_path.name}.work-{key}"
+        work_dir.mkdir(exist_ok=True)
+        # Holding the lock proves that no live build owns the temporary files left here.
+        for stale in work_dir.glob("*.tmp*"):
+            stale.unlink()
+        pending = [i for i in range(len(chunks)) if not _shard_path(work_dir, i).exists()]
+        to_build = seed_shards(out_path, chunks, pending, check.reusable,
+                               lambda i, shard: _save_shard(work_dir, i, shard))
+        cpu_seconds = 0.0
+        assembler = _Assembler(index, chunks, work_dir, out_path, params, feature_dtype, compression,
+                               fingerprints)
+        try:
+            assembler.advance()
+            if to_build:
+                cpu_seconds = _run_actors(index, chunks, to_build, work_dir, params, num_workers,
+                                          address, progress, feature_dtype, assembler.advance)
+            summary = assembler.finish()
+        except BaseException:
+            assembler.discard()
+            raise
+        summary.chunks_reused = len(chunks) - len(to_build)
+        summary.worker_cpu_seconds = cpu_seconds
+        summary.seconds = time.perf_counter() - start
+        # The output now matches these arguments: shards of this or any earlier argument set
+        # for the same output are obsolete.
+        for old in out_path.parent.glob(f".{out_path.name}.work-*"):
+            shutil.rmtree(old, ignore_errors=True)
     if progress:
         print_summary(summary)
     return summary
+
+
+def _current_summary(out_path: Path, chunks: list, start: float) -> BuildSummary:
+    with GraphStore(out_path) as store:
+        return _summary(out_path, np.diff(store.node_offsets), np.diff(store.edge_offsets),
+                        store.failures, len(chunks), time.perf_counter() - start, len(chunks))
+
+
+def _summary(out_path, nodes, edges, failures, chunks_total, seconds=0.0, reused=0,
+             work_dir=Path()) -> BuildSummary:
+    return BuildSummary(
+        out_path=out_path, num_samples=int(nodes.size) + len(failures), num_built=int(nodes.size),
+        failures=list(failures),
+        nodes_mean=float(nodes.mean()) if nodes.size else 0.0, nodes_max=int(nodes.max(initial=0)),
+        edges_mean=float(edges.mean()) if edges.size else 0.0, edges_max=int(edges.max(initial=0)),
+        seconds=seconds, chunks_total=chunks_total, chunks_reused=reused, worker_cpu_seconds=0.0,
+        file_bytes=out_path.stat().st_size, work_dir=work_dir,
+    )
 
 
 def _items(index: DatasetIndex, chunk) -> list[tuple[str, str, object]]:
@@ -238,13 +281,19 @@ def _run_actors(index, chunks, pending, work_dir, params, num_workers, address, 
             ray.shutdown()
 
 
+def _owner() -> str:
+    """A temporary-file suffix unique to this build: pid (for people) and a random token
+    (pids repeat across hosts sharing a disk, and after restarts)."""
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
 def _shard_path(work_dir: Path, chunk_id: int) -> Path:
     return work_dir / f"chunk-{chunk_id:06d}.npz"
 
 
 def _save_shard(work_dir: Path, chunk_id: int, shard: dict) -> None:
     final = _shard_path(work_dir, chunk_id)
-    tmp = final.with_name(f"{final.name}.tmp{os.getpid()}")
+    tmp = final.with_name(f"{final.name}.tmp-{_owner()}")
     with open(tmp, "wb") as handle:
         np.savez(handle, **shard)
     os.replace(tmp, final)
@@ -257,15 +306,17 @@ class _Assembler:
     path; the temporary file is only renamed to the output once every chunk is in.
     """
 
-    def __init__(self, index, chunks, work_dir, out_path, params, feature_dtype, compression):
+    def __init__(self, index, chunks, work_dir, out_path, params, feature_dtype, compression,
+                 fingerprints):
         self.index, self.chunks, self.work_dir, self.out_path = index, chunks, work_dir, out_path
         self._by_id = {s.id: s for s in index.samples}
-        for stale in out_path.parent.glob(f"{out_path.name}.partial*"):  # a killed run's
+        for stale in out_path.parent.glob(f"{out_path.name}.partial*"):  # a killed run's (lock held)
             stale.unlink()
-        self.partial = out_path.with_name(f"{out_path.name}.partial{os.getpid()}")
+        self.partial = out_path.with_name(f"{out_path.name}.partial-{_owner()}")
         self.writer = GraphStoreWriter(self.partial, params, index.class_names, layout=index.layout,
-                                       root=str(index.root), feature_dtype=feature_dtype,
-                                       compression=compression)
+                                       root=str(Path(index.root).resolve()),
+                                       feature_dtype=feature_dtype, compression=compression,
+                                       fingerprints=fingerprints)
         self.next = 0
         self.failures: list[tuple[str, str, str]] = []
         self.node_counts: list[np.ndarray] = []
@@ -295,14 +346,8 @@ class _Assembler:
         os.replace(self.partial, self.out_path)
         nodes = np.concatenate(self.node_counts) if self.node_counts else np.zeros(0, np.int64)
         edges = np.concatenate(self.edge_counts) if self.edge_counts else np.zeros(0, np.int64)
-        return BuildSummary(
-            out_path=self.out_path, num_samples=len(self.index.samples), num_built=int(nodes.size),
-            failures=self.failures,
-            nodes_mean=float(nodes.mean()) if nodes.size else 0.0, nodes_max=int(nodes.max(initial=0)),
-            edges_mean=float(edges.mean()) if edges.size else 0.0, edges_max=int(edges.max(initial=0)),
-            seconds=0.0, chunks_total=len(self.chunks), chunks_reused=0, worker_cpu_seconds=0.0,
-            file_bytes=self.out_path.stat().st_size, work_dir=self.work_dir,
-        )
+        return _summary(self.out_path, nodes, edges, self.failures, len(self.chunks),
+                        work_dir=self.work_dir)
 
     def discard(self) -> None:
         """Drop the temporary file (the shards stay for a rerun)."""

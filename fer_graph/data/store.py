@@ -1,10 +1,10 @@
 """One HDF5 file per dataset holding every sample's granular-ball graph, compactly.
 
-Layout (``FORMAT`` version 1); G graphs, N nodes and E edges in total::
+Layout (``FORMAT`` version 2); G graphs, N nodes and E edges in total::
 
     /                       attrs: format, format_version, fer_graph_version,
                             builder_fingerprint (hash of fer_graph.granular's source), params
-                            (JSON GBRParams), feature_names (JSON), layout, root
+                            (JSON GBRParams), feature_names (JSON), layout, root (resolved)
     /class_names   (C,)     str
     /graphs/ids    (G,)     str, in the order written (the builder sorts them by id)
     /graphs/labels (G,)     int16
@@ -17,7 +17,9 @@ Layout (``FORMAT`` version 1); G graphs, N nodes and E edges in total::
     /nodes/extrema (N, 2)   uint8: max, min (integer grey levels of the blurred uint8 image)
     /nodes/degree  (N,)     uint16: edges (i, j) with i = this node (edges are sorted, i < j)
     /edges/dst     (E,)     uint16 local j of each edge (uint32 if max_nodes >= 65536)
-    /failures/{ids,paths,reasons} (F,) str   samples that could not be built
+    /graphs/fingerprints (G,) str  content fingerprint of each sample's image when it was
+                            built (``data.freshness``); absent in version 1 stores
+    /failures/{ids,paths,reasons,fingerprints} (F,) str   samples that could not be built
 
 Geometry columns (row, col, half_width, half_height, row_norm, col_norm) are recomputed from
 the boxes on read, exactly as ``fer_graph.granular.features`` computes them (the writer
@@ -32,7 +34,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -42,7 +44,7 @@ from fer_graph.granular import builder_fingerprint
 from fer_graph.granular.graph import FEATURE_NAMES, NUM_FEATURES, BallGraph, GBRParams
 
 FORMAT = "fer_graph.graph_store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _STR = h5py.string_dtype("utf-8")
 _CHUNK_ROWS = 1 << 12  # small chunks keep one random get() cheap under compression
 GEOMETRY = [FEATURE_NAMES.index(n) for n in
@@ -192,9 +194,11 @@ class GraphStoreWriter:
         root: str = "",
         feature_dtype: str = "float16",
         compression: str | None = "lzf",
+        fingerprints: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.params = params
+        self.fingerprints = fingerprints  # id -> fingerprint, for graphs and failures alike
         self.feature_dtype = feature_dtype
         self._file = h5py.File(self.path, "w")
         f = self._file
@@ -274,6 +278,10 @@ class GraphStoreWriter:
         f.create_dataset("graphs/image_shape", data=shapes.astype(np.uint16))
         for column, name in enumerate(("ids", "paths", "reasons")):
             f.create_dataset(f"failures/{name}", data=[r[column] for r in self._failures], dtype=_STR)
+        if self.fingerprints is not None:
+            for group, ids in (("graphs", self._ids), ("failures", [r[0] for r in self._failures])):
+                f.create_dataset(f"{group}/fingerprints", data=[self.fingerprints[i] for i in ids],
+                                 dtype=_STR)
         f.close()
 
     def __enter__(self) -> "GraphStoreWriter":
@@ -315,7 +323,16 @@ class GraphStore:
         self.node_offsets = f["graphs/node_offsets"][()]
         self.edge_offsets = f["graphs/edge_offsets"][()]
         self.image_shapes = f["graphs/image_shape"][()].astype(np.int64)
+        self.feature_dtype = str(f["nodes/stats"].dtype)
         self.failures = list(zip(*(_strings(f[f"failures/{n}"]) for n in ("ids", "paths", "reasons"))))
+        # id -> fingerprint of graphs and failures; None where the store predates them
+        self.fingerprints: dict[str, str] | None = None
+        if "graphs/fingerprints" in f:
+            self.fingerprints = dict(zip(self.ids, _strings(f["graphs/fingerprints"])))
+            self.fingerprints.update(zip((r[0] for r in self.failures), _strings(f["failures/fingerprints"])))
+        # per split, samples of the dataset in use left out for lack of a graph
+        # (set by training.prepare.drop_failed, reported in results.json)
+        self.missing_graphs: dict[str, int] = {}
         self._row = {sample_id: row for row, sample_id in enumerate(self.ids)}
 
     def _open(self) -> h5py.File:
@@ -347,6 +364,19 @@ class GraphStore:
         src = self._memory if self._memory is not None else self._datasets()
         return decode(src["boxes"][n0:n1], src["stats"][n0:n1], src["extrema"][n0:n1],
                       src["degree"][n0:n1], src["dst"][e0:e1], tuple(self.image_shapes[row]))
+
+    def encoded(self, rows: Sequence[int]) -> dict:
+        """The stored form (``encode`` output) of the graphs at ascending ``rows``, one read per
+        run of consecutive rows: a rebuild copies unchanged graphs with it."""
+        rows = np.asarray(rows, dtype=np.int64)
+        runs = [(r[0], r[-1] + 1) for r in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)]
+        out = {}
+        for name, data in self._datasets().items():
+            offsets = self.edge_offsets if name == "dst" else self.node_offsets
+            out[name] = np.concatenate([data[offsets[a]:offsets[b]] for a, b in runs])
+        out["node_counts"], out["edge_counts"] = np.diff(self.node_offsets)[rows], np.diff(self.edge_offsets)[rows]
+        out["image_shapes"] = self.image_shapes[rows]
+        return out
 
     def _datasets(self) -> dict:
         if self._handles is None:  # group lookups cost more than the slices: do them once

@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
         "mean": 0.5,
         "std": 0.5,
         "augmentation": {},
+        "max_missing": 0,
     },
     "graphs": {"store": None, "num_workers": 2, "address": None, **_GBR_DEFAULTS},
     "model": copy.deepcopy(MODEL_DEFAULTS),
@@ -283,6 +284,8 @@ def _check_values(config: dict) -> None:
     if warmup < 0 or (warmup and warmup >= config["train"]["epochs"]):
         raise ConfigError(f"train.warmup_epochs: must be in [0, train.epochs), got {warmup}")
     data, model = config["data"], config["model"]
+    if data["max_missing"] < 0:
+        raise ConfigError(f"data.max_missing: must be >= 0, got {data['max_missing']}")
     if data["in_chans"] != model["in_chans"]:
         raise ConfigError(
             f"model.in_chans: {model['in_chans']} disagrees with data.in_chans {data['in_chans']}"

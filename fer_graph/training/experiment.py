@@ -31,7 +31,7 @@ def prepare(config: dict, console: Console) -> tuple[DatasetIndex, GraphStore | 
     """Everything before training; every config/data mismatch surfaces here as a ConfigError."""
     index = prepare_dataset(config, console)
     store = prepare_graphs(config, index, console)
-    index = drop_failed(index, store, console)
+    index = drop_failed(index, store, console, config["data"]["max_missing"])
     return index, store, prepare_folds(config, index)
 
 
@@ -193,6 +193,7 @@ def run_experiment(
         "name": config["experiment"]["name"],
         "class_names": index.class_names,
         "test_evaluations": sum(r["test_evaluations"] for r in runs),
+        "missing_graphs": store.missing_graphs if store is not None else {},
         "runs": runs,
         "aggregate": aggregate(runs),
     }

@@ -5,18 +5,20 @@ Every mismatch between the config and what is on disk is a one-line `ConfigError
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
 from fer_graph.data.build import build_graph_store
+from fer_graph.data.freshness import check_store, sample_fingerprints
 from fer_graph.data.protocols import Fold, make_folds
 from fer_graph.data.readers import DatasetIndex, DatasetLayoutError, discover
 from fer_graph.data.store import GraphStore
+from fer_graph.data.store_lock import store_lock
 from fer_graph.data.synthetic import write_synthetic_dataset
 from fer_graph.errors import ConfigError
-from fer_graph.granular import builder_fingerprint
 from fer_graph.granular.graph import GBRParams
 from fer_graph.models.factory import uses_graphs
 
@@ -52,9 +54,12 @@ def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
 
 
 def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> GraphStore | None:
-    """Reuse the graph store when its parameters match the config, else build it with Ray.
+    """Reuse the graph store when it belongs to this dataset, else build what it lacks with Ray.
 
-    A store written by other graph-builder code, or lacking samples of the dataset, is rebuilt.
+    Reused only when root, builder code and every sample's fingerprint match (``freshness``);
+    otherwise the changed or new samples are built, with a message saying why. Failed samples
+    are retried when there are more in a split than ``data.max_missing`` allows. The check and
+    the build hold the store's lock, so concurrent runs build it once.
 
     Raises:
         ConfigError: the store exists but was built with other parameters.
@@ -64,41 +69,56 @@ def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> Graph
     graphs = config["graphs"]
     path = Path(graphs["store"])
     params = GBRParams.from_section(graphs)
-    if path.is_file():
-        store = GraphStore(path)
-        if store.params != params:
-            diff = [
-                f"{k} {getattr(store.params, k)!r} != {getattr(params, k)!r}"
-                for k in params.to_dict()
-                if getattr(store.params, k) != getattr(params, k)
-            ]
-            raise ConfigError(
-                f"graphs.store: {path} was built with other parameters ({'; '.join(diff)}); "
-                "delete it or set graphs.store to a new path"
-            )
-        known = set(store.ids) | {f[0] for f in store.failures}
-        if store.builder_fingerprint != builder_fingerprint():
-            console.print(f"graph store {path} was built by other graph-builder code; rebuilding it")
-        elif all(s.id in known for s in index.samples):
+    with store_lock(path, console.print):
+        if path.is_file():
+            with GraphStore(path) as store:
+                stored = store.params
+            if stored != params:
+                diff = [f"{k} {getattr(stored, k)!r} != {getattr(params, k)!r}"
+                        for k in params.to_dict() if getattr(stored, k) != getattr(params, k)]
+                raise ConfigError(
+                    f"graphs.store: {path} was built with other parameters ({'; '.join(diff)}); "
+                    "delete it or set graphs.store to a new path"
+                )
+        check = check_store(path, index, sample_fingerprints(index), params)
+        over = any(n > config["data"]["max_missing"] for n in check.failed_per_split(index).values())
+        if not check.stale and not over:
+            store = GraphStore(path)
             console.print(f"reusing graph store {path} ({len(store)} graphs)")
             return store
-        else:
-            console.print(f"graph store {path} lacks samples of {index.root}; rebuilding it")
-        store.close()
-    console.print(f"building graphs for {len(index)} images into {path}")
-    build_graph_store(
-        index, path, params, num_workers=graphs["num_workers"], address=graphs["address"],
-        progress=config["train"]["progress"],
-    )
+        console.print(f"building graphs for {len(index)} images into {path}")
+        build_graph_store(
+            index, path, params, num_workers=graphs["num_workers"], address=graphs["address"],
+            progress=config["train"]["progress"], log=console.print,
+        )
     return GraphStore(path)
 
 
-def drop_failed(index: DatasetIndex, store: GraphStore | None, console: Console) -> DatasetIndex:
-    """Remove samples whose image could not become a graph (listed in the store) from the index."""
+def drop_failed(index: DatasetIndex, store: GraphStore | None, console: Console,
+                max_missing: int = 0) -> DatasetIndex:
+    """Remove samples whose image could not become a graph (listed in the store) from the index.
+
+    Their number per split is kept in ``store.missing_graphs`` (for results.json).
+
+    Raises:
+        ConfigError: a split misses more graphs than ``max_missing`` (``data.max_missing``).
+    """
     if store is None or not store.failures:
         return index
-    failed = {f[0] for f in store.failures}
-    console.print(f"[yellow]{len(failed)} image(s) have no graph and are left out (see {store.path} failures)")
+    failed = {f[0]: f[1] for f in store.failures}
+    dropped = [s for s in index.samples if s.id in failed]
+    store.missing_graphs = dict(sorted(Counter(s.split for s in dropped).items()))
+    for split, count in store.missing_graphs.items():
+        if count > max_missing:
+            files = [failed[s.id] for s in dropped if s.split == split][:3]
+            raise ConfigError(
+                f"data.max_missing: graph store {store.path} has no graph for {count} {split} "
+                f"image(s) (first: {', '.join(files)}), {max_missing} allowed; fix or remove them "
+                "and rerun (failed images are retried), or raise data.max_missing"
+            )
+    if dropped:
+        console.print(f"[yellow]{len(dropped)} image(s) have no graph and are left out "
+                      f"({store.missing_graphs}, see {store.path} failures)")
     return replace(index, samples=[s for s in index.samples if s.id not in failed])
 
 

@@ -16,6 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 UNHASHED = (
     "experiment", "graphs.store", "graphs.num_workers", "graphs.address", "train.resume",
     "train.progress", "train.num_workers",
+    "data.max_missing",  # admits or refuses a run; the samples it drops are in results.json
 )
 
 

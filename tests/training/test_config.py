@@ -67,6 +67,8 @@ def test_base_inheritance(synthetic_yaml: Path, tmp_path: Path) -> None:
         ("model.backbone=resnet9000",
          r"^model: backbone 'resnet9000' is not a timm model; close timm names: resnet200, .*resnet50"),
         ("model.backbone=fervgg_smal", r"^model: backbone 'fervgg_smal' is not a timm model; close timm names: fervgg_small"),
+        ("data.max_missing=-1", r"^data\.max_missing: must be >= 0, got -1"),
+        ("data.max_missing=0.5", r"^data\.max_missing: expected int, got float"),
     ],
 )
 def test_bad_values_give_one_line_naming_the_key(synthetic_yaml: Path, override: str, message: str) -> None:
