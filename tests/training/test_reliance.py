@@ -95,8 +95,8 @@ def test_run_records_graph_reliance(tiny_config) -> None:
 
 def test_image_only_models_and_switch_off_have_no_reliance(tiny_config) -> None:
     # srsn: false fuses with a learned query and reads no graphs, like VREN-only
-    for overrides in (["model.name=vren_only"], ["model.srsn=false", "model.agm.enabled=false"]):
-        test = run_experiment(tiny_config(*overrides), QUIET)["runs"][0]["test"]
+    for k, overrides in enumerate((["model.name=vren_only"], ["model.srsn=false", "model.agm.enabled=false"])):
+        test = run_experiment(tiny_config(*overrides, f"experiment.name=image_only{k}"), QUIET)["runs"][0]["test"]
         assert "graph_shuffle_changed" not in test and "weight_std" not in test, overrides
-    off = run_experiment(tiny_config("train.graph_reliance=false"), QUIET)["runs"][0]["test"]
+    off = run_experiment(tiny_config("train.graph_reliance=false", "experiment.name=reliance_off"), QUIET)["runs"][0]["test"]
     assert "graph_shuffle_changed" not in off and "weight_std" not in off
