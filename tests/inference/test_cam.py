@@ -92,8 +92,61 @@ def test_maps_are_not_constant_and_follow_the_input(loaded):
     for k in range(a.num_components):
         assert a.visual[k].std() > 0 and a.nodes[k].std() > 0
     assert not np.allclose(a.visual, b.visual)
-    assert a.nodes.shape[1] != b.nodes.shape[1] or not np.allclose(a.nodes, b.nodes)
+    # each image's node maps live on its own graph (91 and 87 nodes for these two faces)
+    assert b.nodes.shape == (4, b.graph.num_nodes) and b.graph.num_nodes != a.graph.num_nodes
     assert a.weights.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def _brightness_detector(tmp_path: Path):
+    """A tiny CS-GBSBF (AGM off) whose visual path is made monotone: every convolution and
+    linear layer averages its inputs (non-negative weights summing to one), biases are zero
+    and BatchNorm is the identity. A stage activation then grows with the brightness in its
+    receptive field and every component logit grows with every activation, so the visual
+    Grad-CAM of a black image with one bright square must peak on the square's cell."""
+    loaded = load_model(make_checkpoint(tmp_path, dict(TINY_MODEL, agm={"enabled": False})))
+
+    def averaging(weight: torch.Tensor, fan_in) -> None:
+        weight.abs_().div_(weight.sum(dim=fan_in, keepdim=True))
+
+    model = loaded.model
+    with torch.no_grad():
+        for part in (model.vren, model.vrsn, model.chn):
+            for name, param in part.named_parameters():
+                if "bias" in name:
+                    param.zero_()
+            for module in part.modules():
+                if isinstance(module, torch.nn.Conv2d):
+                    averaging(module.weight, (1, 2, 3))
+                elif isinstance(module, torch.nn.Linear):
+                    averaging(module.weight, 1)
+                elif isinstance(module, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
+                    module.running_mean.zero_()
+                    module.running_var.fill_(1.0)
+                    module.weight.fill_(1.0)
+                    module.bias.zero_()
+        averaging(model.vrsn.weight1, 0)  # (D_e, K, hidden): fan-in first
+        averaging(model.vrsn.weight2, 1)  # (K, hidden, D_s)
+    return loaded
+
+
+@pytest.mark.parametrize("cell", [(0, 0), (0, 2), (1, 1), (2, 2)])
+def test_visual_maps_peak_where_the_signal_is(tmp_path, cell):
+    detector = _brightness_detector(tmp_path)
+    image = np.zeros((48, 48, 3), np.uint8)
+    row, col = cell
+    image[16 * row + 3:16 * row + 13, 16 * col + 3:16 * col + 13] = 255  # inside one 16 px cell
+    maps = component_maps(detector, image, target=0)
+    assert maps.visual.shape == (4, 3, 3)
+    for k in range(4):
+        assert maps.visual[k].max() > 0
+        assert np.unravel_index(maps.visual[k].argmax(), (3, 3)) == cell
+        # and the map falls off with the distance from the square (3x3 grid, Chebyshev)
+        rows, cols = np.mgrid[0:3, 0:3]
+        far = np.maximum(abs(rows - row), abs(cols - col)) == 2
+        if far.any():
+            assert maps.visual[k][far].max() < 0.1 * maps.visual[k].max()
+        peak = np.unravel_index(maps.visual_upsampled[k].argmax(), (48, 48))
+        assert 16 * row <= peak[0] < 16 * row + 16 and 16 * col <= peak[1] < 16 * col + 16
 
 
 def test_probabilities_match_prediction(loaded):
