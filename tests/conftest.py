@@ -31,3 +31,9 @@ def fer2013_dir() -> Path:
 def ckplus_dir() -> Path:
     """The real CK+48 flat layout (one folder per class, S<subject>_<seq>_<frame>.png)."""
     return _dataset_dir("ckplus48")
+
+
+@pytest.fixture(scope="session")
+def ferplus_dir() -> Path:
+    """The real FERPlus tree as Microsoft's tools write it (FER2013Train/Valid/Test with label.csv)."""
+    return _dataset_dir("ferplus")

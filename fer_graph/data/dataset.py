@@ -10,6 +10,7 @@ drift apart (the authors zip two loaders). Sources:
 
 Augmentation randomness comes from a numpy Generator seeded by (seed, epoch, position), so a
 sample's augmentation does not depend on worker count or order, and a resumed run repeats it.
+The ``pld`` target draws its labels the same way, from a stream of its own.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from fer_graph.data.readers import DatasetIndex
 from fer_graph.data.transforms import mirror_pair
 from fer_graph.granular.graph import BallGraph
 
-Item = tuple[torch.Tensor, BallGraph | None, int]
+# (image, graph, label), and for the soft and pld targets the distribution trained against
+Item = (tuple[torch.Tensor, BallGraph | None, int]
+        | tuple[torch.Tensor, BallGraph | None, int, np.ndarray])
+# loss.target (Barsoum et al., ICMI 2016): cross-entropy on the majority label, against the
+# annotators' vote distribution, or on a label drawn from that distribution for every epoch
+TARGETS = ("hard", "soft", "pld")
+_PLD_STREAM = 1  # keeps label draws apart from the augmentation draws of the same position
 
 
 class MissingGraphError(KeyError):
@@ -119,6 +126,10 @@ class FERGraphDataset(Dataset):
         seed: base seed of the augmentation randomness.
         graph_ids: the id whose graph each position reads (default: its own). A derangement
             pairs every image with another image's graph, for the graph-reliance check.
+        votes: one vote distribution (C,) per id; needed by the soft and pld targets.
+        target: one of TARGETS. soft and pld add a fourth item, the distribution the loss trains
+            against: the votes (soft), or a one-hot of a label drawn from them, seeded by
+            (seed, epoch, position) like the augmentation (pld). ``label`` stays the majority.
 
     Raises:
         MissingGraphError: some ids have no graph (checked up front when the source lists ids).
@@ -127,9 +138,14 @@ class FERGraphDataset(Dataset):
 
     def __init__(self, images: Mapping, graphs: Any, ids: Sequence[str], labels: Sequence[int],
                  transform: Callable | None = None, seed: int = 0,
-                 graph_ids: Sequence[str] | None = None) -> None:
+                 graph_ids: Sequence[str] | None = None, votes: Sequence[np.ndarray] | None = None,
+                 target: str = "hard") -> None:
         if len(ids) != len(labels):
             raise ValueError(f"{len(ids)} ids but {len(labels)} labels")
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+        if target != "hard" and (votes is None or len(votes) != len(ids)):
+            raise ValueError(f"target {target} needs one vote distribution per id")
         if graph_ids is not None and len(graph_ids) != len(ids):
             raise ValueError(f"{len(ids)} ids but {len(graph_ids)} graph_ids")
         self.ids = list(ids)
@@ -140,6 +156,8 @@ class FERGraphDataset(Dataset):
         self.transform = transform
         self.seed = int(seed)
         self.epoch = 0
+        self.target = target
+        self.votes = None if target == "hard" else np.asarray(votes, dtype=np.float64)
         _check_ids(self.ids, images, "image", KeyError)
         if graphs is not None:
             known = graphs if isinstance(graphs, Mapping) else getattr(graphs, "ids", None)
@@ -193,7 +211,19 @@ class FERGraphDataset(Dataset):
         else:
             rng = np.random.default_rng([self.seed, self.epoch, position])
             tensor, graph = self.transform(image, graph, rng)
-        return tensor, graph, self.labels[position]
+        if self.votes is None:
+            return tensor, graph, self.labels[position]
+        return tensor, graph, self.labels[position], self.target_distribution(position)
+
+    def target_distribution(self, position: int) -> np.ndarray:
+        """The (C,) distribution the sample at ``position`` is trained against this epoch."""
+        votes = self.votes[position]
+        if self.target == "soft":
+            return votes.astype(np.float32)
+        rng = np.random.default_rng([self.seed, self.epoch, position, _PLD_STREAM])
+        drawn = np.zeros(len(votes), dtype=np.float32)
+        drawn[rng.choice(len(votes), p=votes)] = 1.0
+        return drawn
 
 
 def _check_ids(ids: Sequence[str], known, what: str, error: type[Exception]) -> None:
@@ -223,23 +253,25 @@ def _describe(source: Any) -> str:
     return f"{type(source).__name__}{size}"
 
 
-def collate_batch(items: Sequence[Item]) -> tuple[torch.Tensor, GraphBatch | None, torch.Tensor]:
+def collate_batch(items: Sequence[Item]) -> tuple:
     """Stack images and labels and join graphs once per batch.
 
     Returns:
         images (B, C, H, W) float, graphs as one GraphBatch (None when the items carry no
-        graphs), labels (B,) int64.
+        graphs), labels (B,) int64, and for items with a target distribution (soft, pld) the
+        distributions (B, num_classes) float32 as a fourth element.
     """
     if not items:
         raise ValueError("collate_batch needs at least one item")
     images = torch.stack([item[0] for item in items])
     labels = torch.tensor([int(item[2]) for item in items], dtype=torch.int64)
     graphs = [item[1] for item in items]
-    if all(g is None for g in graphs):
-        return images, None, labels
-    if any(g is None for g in graphs):
+    if len({g is None for g in graphs}) > 1:
         raise ValueError("a batch mixes samples with and without graphs")
-    return images, collate_graphs(graphs), labels
+    batch = (images, None if graphs[0] is None else collate_graphs(graphs), labels)
+    if len(items[0]) > 3:
+        batch += (torch.from_numpy(np.stack([item[3] for item in items])),)
+    return batch
 
 
 def collate_with_mirrors(items: Sequence[Item]) -> tuple[torch.Tensor, GraphBatch | None, torch.Tensor]:

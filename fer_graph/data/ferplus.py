@@ -6,9 +6,12 @@
 
 Each ``label.csv`` has no header; a row is ``file name, face box, 10 vote counts`` in the
 order of ``VOTE_COLUMNS``. The label is the majority vote over all ten columns; ties go to the
-first top column in that order (so neutral wins a neutral/happiness tie). A face whose top vote
-is ``unknown`` or ``NF`` (not a face) is left out and counted. The eight emotion votes,
-normalised, are kept per sample for soft-label training.
+first top column in that order (so neutral wins a neutral/happiness tie), which is how the
+dataset README counts classes. A face whose top vote is ``unknown`` or ``NF`` (not a face) is
+left out and counted. The eight emotion votes, normalised, are kept per sample for the soft and
+pld training targets (``loss.target``). A row naming a PNG that is not in its folder is an error
+naming the csv line and the file, not a skip: the shipped label files name exactly the shipped
+images, so a missing one means a damaged copy.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+LABEL_MODES = ("majority",)  # data.labels: how a face's single label comes from its votes
 CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 VOTE_COLUMNS = (*CLASSES, "unknown", "NF")
 SPLIT_FOLDERS = {"FER2013Train": "train", "FER2013Valid": "val", "FER2013Test": "test"}
@@ -57,6 +61,8 @@ def read_split(folder: Path) -> tuple[list[tuple[str, int, np.ndarray]], dict[st
                 votes = np.array([float(v) for v in row[2:]], dtype=np.float64)
             except ValueError as err:
                 raise ValueError(f"{label_file}:{line}: vote counts must be numbers ({err})") from err
+            if votes.min() < 0 or votes.sum() == 0:
+                raise ValueError(f"{label_file}:{line}: vote counts must be >= 0 with at least one vote")
             if not (folder / name).is_file():
                 raise ValueError(f"{label_file}:{line}: names {name}, which is not in {folder}")
             top = int(np.argmax(votes))  # first maximum: the documented tie rule

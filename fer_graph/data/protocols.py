@@ -2,8 +2,8 @@
 
 A protocol is the YAML ``data.protocol`` mapping. ``name`` picks one of:
 
-- ``official``: the dataset's own splits (FER-2013 Training/PublicTest/PrivateTest ->
-  train/val/test, RAF-DB train/test). Where there is no validation split, one is carved from
+- ``official``: the dataset's own splits (FER-2013 Training/PublicTest/PrivateTest and FERPlus
+  FER2013Train/FER2013Valid/FER2013Test -> train/val/test, RAF-DB train/test). Where there is no validation split, one is carved from
   train (``val_fraction``, ``seed``, stratified by class).
 - ``holdout``: validation carved from train (``val_fraction``), and test carved too
   (``test_fraction``) when the dataset has no test split; stratified by class, fixed ``seed``.

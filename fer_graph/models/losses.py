@@ -40,7 +40,7 @@ def bootstrap_alignment_loss(
 
 
 class CSGBSBFLoss(nn.Module):
-    """Joint loss L = CE + lambda * L_BA (Eq. 10)."""
+    """Joint loss L = CE + lambda * L_BA (Eq. 10), CE on labels or on target distributions."""
 
     def __init__(
         self,
@@ -63,16 +63,26 @@ class CSGBSBFLoss(nn.Module):
         self.eps = eps
 
     def forward(
-        self, output: ModelOutput, targets: torch.Tensor
+        self, output: ModelOutput, targets: torch.Tensor, distributions: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Returns the total loss and its parts {"ce", "ba"} (ba is 0 when off or without W)."""
-        ce = F.cross_entropy(output.logits, targets, label_smoothing=self.label_smoothing)
+        """Returns the total loss and its parts {"ce", "ba"} (ba is 0 when off or without W).
+
+        Args:
+            output: the model output.
+            targets: (B,) class ids, the majority label.
+            distributions: (B, num_classes) rows summing to 1 (``loss.target`` soft or pld):
+                CE is then -sum_c p_c log softmax_c against them instead of ``targets``.
+        """
+        ce_target = targets if distributions is None else distributions
+        ce = F.cross_entropy(output.logits, ce_target, label_smoothing=self.label_smoothing)
         use_ba = (
             self.bootstrap_alignment
             and output.weights is not None
             and output.component_logits is not None
         )
         if use_ba:
+            # ACCs measure how often each component is right, so they count hits on the majority
+            # label even when CE trains on vote distributions or drawn labels (soft, pld)
             ba = bootstrap_alignment_loss(output.weights, output.component_logits, targets, self.eps)
         else:
             ba = ce.new_zeros(())

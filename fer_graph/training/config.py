@@ -14,6 +14,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from fer_graph.data.dataset import TARGETS
+from fer_graph.data.ferplus import LABEL_MODES
 from fer_graph.data.readers import LAYOUTS
 from fer_graph.data.transforms import build_transforms
 from fer_graph.errors import ConfigError
@@ -43,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
         "dataset": "folder",
         "root": None,
         "layout": "auto",
+        "labels": "majority",
         "synthetic": {"samples_per_class": 400, "seed": 0, "size": 48},
         "protocol": {},
         "image_size": 224,
@@ -54,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "graphs": {"store": None, "num_workers": 2, "address": None, **_GBR_DEFAULTS},
     "model": copy.deepcopy(MODEL_DEFAULTS),
-    "loss": {"lambda_ba": 0.1, "bootstrap_alignment": True, "label_smoothing": 0.0},
+    "loss": {"lambda_ba": 0.1, "bootstrap_alignment": True, "label_smoothing": 0.0, "target": "hard"},
     "train": {
         "optimizer": "adam",
         "lr": 1e-4,
@@ -120,6 +123,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "data.dataset": ("synthetic", "folder"),
     "data.layout": ("auto", *LAYOUTS),
+    "data.labels": LABEL_MODES,
+    "loss.target": TARGETS,
     "model.name": ("cs_gbsbf", "vren_only"),
     "model.graph_backend": ("auto", "dgl", "torch"),
     "model.agm.mode": ("global", "spatial"),

@@ -36,7 +36,10 @@ def prepare(config: dict, console: Console) -> tuple[DatasetIndex, GraphStore | 
 
 
 def build_model_and_loss(config: dict) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """`create_model(config["model"])` and `CSGBSBFLoss(**config["loss"])`."""
+    """`create_model(config["model"])` and `CSGBSBFLoss` of the `loss` section.
+
+    `loss.target` is not the loss's: it decides what the training loader yields (make_loader).
+    """
     from fer_graph.models import CSGBSBFLoss, create_model
 
     try:
@@ -45,7 +48,8 @@ def build_model_and_loss(config: dict) -> tuple[torch.nn.Module, torch.nn.Module
         raise ConfigError(f"model: {err.args[0]}") from err
     except (ValueError, FileNotFoundError) as err:
         raise ConfigError(f"model: {err}") from err
-    return model, CSGBSBFLoss(**config["loss"])
+    loss = {k: v for k, v in config["loss"].items() if k != "target"}
+    return model, CSGBSBFLoss(**loss)
 
 
 def fit_fold(

@@ -27,7 +27,9 @@ def make_loader(
     Shuffling draws from torch's global generator (no private `generator=`), so the order
     continues exactly when a resumed run restores the saved RNG state. Augmentation draws
     from the dataset's (seed, epoch, position) streams; the trainer calls `set_epoch`.
-    With ``train.tta_hflip`` evaluation batches also carry every sample's mirror.
+    With ``train.tta_hflip`` evaluation batches also carry every sample's mirror. Training
+    batches carry the ``loss.target`` distribution (soft, pld) as a fourth element; evaluation
+    batches never do, so validation and test are always scored against the majority label.
     ``graph_ids`` pairs each image with the graph of another id (see FERGraphDataset).
     """
     data, train_cfg = config["data"], config["train"]
@@ -37,9 +39,11 @@ def make_loader(
     images = preload_images(IndexImages(index), ids, data["image_size"])
     if store is not None:
         store.load_all()  # cached in the store: later get() calls read memory, not HDF5
+    target = config["loss"]["target"] if train else "hard"
+    votes = None if target == "hard" else [index.votes[i] for i in ids]
     dataset = FERGraphDataset(
         images, store, ids, [label_of[i] for i in ids], train_tf if train else eval_tf, seed=seed,
-        graph_ids=graph_ids,
+        graph_ids=graph_ids, votes=votes, target=target,
     )
     batch = train_cfg["batch_size"]
     return DataLoader(

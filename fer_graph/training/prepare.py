@@ -24,7 +24,11 @@ from fer_graph.models.factory import uses_graphs
 
 
 def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
-    """Index the dataset (generating the synthetic one first if needed) and check class counts."""
+    """Index the dataset (generating the synthetic one first if needed) and check it against the config.
+
+    Prints the faces the layout leaves out (FERPlus: top vote unknown or NF) and checks the class
+    count and that a soft or pld ``loss.target`` has votes to train on.
+    """
     data = config["data"]
     root = Path(data["root"])
     if data["dataset"] == "synthetic":
@@ -44,6 +48,10 @@ def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
     if index.left_out:
         console.print(f"{root} ({index.layout}): left out "
                       + ", ".join(f"{n} images whose top vote is {reason}" for reason, n in sorted(index.left_out.items())))
+    target = config["loss"]["target"]
+    if target != "hard" and not index.votes:
+        raise ConfigError(f"loss.target: {target} trains on annotator votes, which the {index.layout} dataset "
+                          f"at {root} does not have; use loss.target=hard")
     want, have = config["model"]["num_classes"], len(index.class_names)
     if want != have:
         raise ConfigError(

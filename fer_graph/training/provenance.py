@@ -18,6 +18,9 @@ UNHASHED = (
     "train.progress", "train.num_workers",
     "data.max_missing",  # admits or refuses a run; the samples it drops are in results.json
 )
+# Keys added after runs were recorded, with the value that reproduces those runs: hashed only
+# when set to something else, so the recorded runs keep their hash and stay reusable.
+HASHED_UNLESS = {"data.labels": "majority", "loss.target": "hard"}
 
 
 def _portable(value):
@@ -32,14 +35,18 @@ def _portable(value):
 
 
 def config_sha256(config: dict) -> str:
-    """SHA-256 of a resolved config without the keys in `UNHASHED`; equal hashes, equal runs."""
+    """SHA-256 of a resolved config; equal hashes, equal runs.
+
+    Leaves out the `UNHASHED` keys, and the `HASHED_UNLESS` keys where they hold their listed value.
+    """
     kept = copy.deepcopy(config)
-    for key in UNHASHED:
+    for key in (*UNHASHED, *HASHED_UNLESS):
         *parents, last = key.split(".")
         node = kept
         for part in parents:
             node = node.get(part, {})
-        node.pop(last, None)
+        if key in UNHASHED or node.get(last) == HASHED_UNLESS[key]:
+            node.pop(last, None)
     text = json.dumps(_portable(kept), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

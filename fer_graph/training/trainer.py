@@ -1,7 +1,8 @@
 """The training loop: warm-up + cosine schedule, AMP, clipping, NaN guard, logs, checkpoints, resume.
 
-Batches are `(images, GraphBatch | None, labels)` as produced by `fer_graph.data.dataset.collate_batch`;
-the model returns a `ModelOutput` and the loss returns `(total, {"ce", "ba"})`.
+Batches are `(images, GraphBatch | None, labels[, target distributions])` as produced by
+`fer_graph.data.dataset.collate_batch`; the model returns a `ModelOutput` and the loss, called
+as `loss_fn(output, labels, distributions or None)`, returns `(total, {"ce", "ba"})`.
 """
 
 from __future__ import annotations
@@ -82,13 +83,15 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float) 
 
 
 def _to_device(batch: tuple, device: torch.device, channels_last: bool) -> tuple:
-    images, graphs, labels = batch
+    """(images, graphs, labels, distributions or None) on the device."""
+    images, graphs, labels, *distributions = batch
     images = images.to(device, non_blocking=True)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     if graphs is not None:
         graphs = graphs.to(device, non_blocking=True)
-    return images, graphs, labels.to(device, non_blocking=True)
+    distribution = distributions[0].to(device, non_blocking=True) if distributions else None
+    return images, graphs, labels.to(device, non_blocking=True), distribution
 
 
 @torch.no_grad()
@@ -102,7 +105,7 @@ def evaluate(model, loader: Iterable, loss_fn, device: torch.device, amp=False, 
     model.eval()
     total_loss, count, labels, probs, weights = 0.0, 0, [], [], []
     for batch in loader:
-        images, graphs, targets = _to_device(batch, device, channels_last)
+        images, graphs, targets, _ = _to_device(batch, device, channels_last)
         with autocast(device, amp):
             output = model(images, graphs)
             loss, _ = loss_fn(output, targets.repeat(views))
@@ -126,7 +129,7 @@ class Trainer:
 
     Args:
         model: the network (already on CPU; moved to the configured device here).
-        loss_fn: callable `(output, targets) -> (total, parts)`.
+        loss_fn: callable `(output, labels, distributions or None) -> (total, parts)`.
         config: the resolved experiment config (saved into checkpoints).
         run_dir: folder for checkpoints/, log.csv, tensorboard/.
         class_names: names of the label ids, for per-class metrics.
@@ -217,10 +220,10 @@ class Trainer:
             for step, batch in enumerate(loader):
                 if step >= steps:
                     break
-                images, graphs, targets = _to_device(batch, self.device, cfg["channels_last"])
+                images, graphs, targets, distributions = _to_device(batch, self.device, cfg["channels_last"])
                 with autocast(self.device, self.amp):
                     output = self.model(images, graphs)
-                    loss, parts = self.loss_fn(output, targets)
+                    loss, parts = self.loss_fn(output, targets, distributions)
                 loss_value = loss.detach()
                 if not torch.isfinite(loss_value):
                     raise NonFiniteLossError(

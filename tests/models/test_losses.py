@@ -69,3 +69,26 @@ def test_baseline_output_has_only_cross_entropy() -> None:
     total, parts = CSGBSBFLoss()(ModelOutput(logits=logits), targets)
     torch.testing.assert_close(total, F.cross_entropy(logits, targets))
     assert parts["ba"].item() == 0.0
+
+
+def test_soft_target_cross_entropy_is_minus_sum_p_log_softmax_and_lba_keeps_the_labels() -> None:
+    weights, component_logits, targets = _example()
+    logits = torch.randn(6, 3)
+    votes = torch.softmax(torch.randn(6, 3), dim=1)
+    output = ModelOutput(logits=logits, weights=weights, component_logits=component_logits)
+    total, parts = CSGBSBFLoss(lambda_ba=0.1)(output, targets, votes)
+    want = 0.0
+    for b in range(6):
+        log_norm = math.log(sum(math.exp(logits[b, c].item()) for c in range(3)))
+        want -= sum(votes[b, c].item() * (logits[b, c].item() - log_norm) for c in range(3)) / 6
+    assert abs(parts["ce"].item() - want) < 1e-5
+    # L_BA counts component hits on the majority label, not on the vote distribution
+    torch.testing.assert_close(parts["ba"], bootstrap_alignment_loss(weights, component_logits, targets))
+    torch.testing.assert_close(total, parts["ce"] + 0.1 * parts["ba"])
+
+
+def test_a_pld_draw_trains_cross_entropy_on_the_drawn_label_not_the_majority() -> None:
+    logits, majority, drawn = torch.randn(5, 8), torch.zeros(5, dtype=torch.int64), torch.tensor([7, 0, 3, 3, 1])
+    loss = CSGBSBFLoss(label_smoothing=0.1)
+    _, parts = loss(ModelOutput(logits=logits), majority, F.one_hot(drawn, 8).float())
+    torch.testing.assert_close(parts["ce"], F.cross_entropy(logits, drawn, label_smoothing=0.1))

@@ -69,6 +69,8 @@ def test_base_inheritance(synthetic_yaml: Path, tmp_path: Path) -> None:
         ("model.backbone=fervgg_smal", r"^model: backbone 'fervgg_smal' is not a timm model; close timm names: fervgg_small"),
         ("data.max_missing=-1", r"^data\.max_missing: must be >= 0, got -1"),
         ("data.max_missing=0.5", r"^data\.max_missing: expected int, got float"),
+        ("loss.target=votes", r"^loss\.target: must be one of hard, soft, pld, got 'votes'"),
+        ("data.labels=plurality", r"^data\.labels: must be one of majority, got 'plurality'"),
     ],
 )
 def test_bad_values_give_one_line_naming_the_key(synthetic_yaml: Path, override: str, message: str) -> None:
@@ -142,6 +144,17 @@ def test_table2_ablations_switch_the_named_modules(tmp_path: Path) -> None:
         cfg = load_config(CONFIG_DIR / f"{name}.yaml", [f"data.root={tmp_path}"])
         got = (cfg["model"]["agm"]["enabled"], cfg["model"]["srsn"], cfg["loss"]["bootstrap_alignment"])
         assert got == switches, name
+
+
+def test_ferplus_and_fer2013_get_their_own_default_graph_store(tmp_path: Path) -> None:
+    stores = set()
+    for name, folder in (("fer2013_cpu", "fer2013"), ("ferplus_cpu", "ferplus")):
+        (tmp_path / folder).mkdir()
+        cfg = load_config(CONFIG_DIR / f"{name}.yaml", [f"data.root={tmp_path / folder}",
+                                                       f"experiment.output_dir={tmp_path / 'runs'}"])
+        assert cfg["graphs"]["store"] == str(tmp_path / "runs" / "graphs" / f"{folder}.h5")
+        stores.add(cfg["graphs"]["store"])
+    assert len(stores) == 2
 
 
 def test_command_line_reports_config_errors_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -22,6 +22,15 @@ def test_hash_ignores_placement_and_speed_keys_but_not_training_keys(tmp_path) -
     assert config_sha256(load_config(TINY, [data, "model.graph_head=concat"])) != base
 
 
+def test_label_and_target_keys_at_their_default_keep_the_hash_of_configs_recorded_before_them(tmp_path) -> None:
+    config = load_config(TINY, [f"data.root={tmp_path / 'synthetic'}"])
+    recorded = {**config, "data": {k: v for k, v in config["data"].items() if k != "labels"},
+                "loss": {k: v for k, v in config["loss"].items() if k != "target"}}
+    assert config_sha256(config) == config_sha256(recorded)
+    config["loss"]["target"] = "soft"
+    assert config_sha256(config) != config_sha256(recorded)
+
+
 def test_paths_in_the_repository_hash_relative_to_it() -> None:
     config = load_config(TINY)
     assert config["data"]["root"].startswith(str(REPO_ROOT))
