@@ -25,8 +25,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from rich.console import Console  # noqa: E402
 
-from fer_graph.training.config import ConfigError  # noqa: E402
-from fer_graph.training.trainer import NonFiniteLossError  # noqa: E402
+from fer_graph.training.cli import STOPPING_ERRORS, report_stop  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,12 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"{restored} finished runs restored from {archive / study}")
         arms = run_study(args.configs, args.seeds, args.runs_dir, study, args.overrides, console,
                          train=not args.report_only)
-    except ConfigError as err:
-        console.print(f"config error: {err}", style="bold red", markup=False, highlight=False, soft_wrap=True)
-        return 2
-    except NonFiniteLossError as err:
-        console.print(f"training stopped: {err}", style="bold red", markup=False, highlight=False, soft_wrap=True)
-        return 3
+    except STOPPING_ERRORS as err:
+        return report_stop(err, console)
     arms = {name: entry for name, entry in arms.items() if entry["runs"]}
     if not arms:
         console.print("no finished runs to compare yet")

@@ -20,8 +20,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from rich.console import Console  # noqa: E402
 
-from fer_graph.training.config import ConfigError, load_config  # noqa: E402
-from fer_graph.training.trainer import NonFiniteLossError  # noqa: E402
+from fer_graph.training.cli import STOPPING_ERRORS, report_stop  # noqa: E402
+from fer_graph.training.config import load_config  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,12 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             from fer_graph.training.experiment import run_experiment
 
             run_experiment(config, console)
-    except ConfigError as err:
-        console.print(f"config error: {err}", style="bold red", markup=False, highlight=False, soft_wrap=True)
-        return 2
-    except NonFiniteLossError as err:
-        console.print(f"training stopped: {err}", style="bold red", markup=False, highlight=False, soft_wrap=True)
-        return 3
+    except STOPPING_ERRORS as err:
+        return report_stop(err, console)
     return 0
 
 
