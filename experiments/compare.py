@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="read finished runs, train nothing")
     args = parser.parse_args(argv)
     console = Console()
-    from fer_graph.training.study import archive_runs, arm_name, check_arms, restore_runs, run_study
+    from fer_graph.training.study import (archive_runs, arm_name, check_arms, restore_from_study_json,
+                                          restore_runs, run_study)
     from fer_graph.training.study_report import study_json, write_study_report
 
     study = args.study or Path(args.configs[0]).resolve().parent.name
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         restored = restore_runs(archive, args.runs_dir, study)
         if restored:
             console.print(f"{restored} finished runs restored from {archive / study}")
+        recovered = restore_from_study_json(Path(args.out) / f"{study}.json", args.runs_dir)
+        if recovered:
+            console.print(f"{recovered} finished runs restored from {Path(args.out) / f'{study}.json'} "
+                          "(their run folders were not archived)")
         arms = run_study(args.configs, args.seeds, args.runs_dir, study, args.overrides, console,
                          train=not args.report_only)
     except STOPPING_ERRORS as err:

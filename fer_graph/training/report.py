@@ -62,7 +62,9 @@ def aggregate(runs: list[dict]) -> dict:
     out = {}
     for metric in HEADLINE:
         out[f"test_{metric}"] = summarize([r["test"][metric] for r in runs])
-        out[f"val_{metric}"] = summarize([r["best_val"][f"val_{metric}"] for r in runs])
+        # a run restored from a study's JSON keeps only the validation accuracy
+        if all(f"val_{metric}" in r["best_val"] for r in runs):
+            out[f"val_{metric}"] = summarize([r["best_val"][f"val_{metric}"] for r in runs])
     for key in _reliance_keys(runs):
         out[f"test_{key}"] = summarize([r["test"][key] for r in runs])
     return out
@@ -83,7 +85,7 @@ def print_summary(console: Console, results: dict) -> None:
         table.add_column(column, justify="left" if column == "run" else "right")
     for run in results["runs"]:
         table.add_row(
-            run["run"], str(run["best_epoch"]), f"{run['best_val']['val_accuracy']:.4f}",
+            run["run"], str(run.get("best_epoch", "?")), f"{run['best_val']['val_accuracy']:.4f}",
             *(f"{run['test'][m]:.4f}" for m in (*HEADLINE, *reliance)), f"{run['train_minutes']:.1f}",
         )
     agg = results["aggregate"]

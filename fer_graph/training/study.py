@@ -7,6 +7,7 @@ retrained; an interrupted pair resumes from its last epoch (`train.resume`).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -132,5 +133,37 @@ def restore_runs(archive: str | Path, runs_dir: str | Path, study: str) -> int:
         for name in ARCHIVED:
             if (run_json.parent / name).is_file():
                 shutil.copy2(run_json.parent / name, dest / name)
+        count += 1
+    return count
+
+
+def restore_from_study_json(study_json_path: str | Path, runs_dir: str | Path) -> int:
+    """Write a run.json for each run the study's JSON lists but no run folder holds.
+
+    The last resort when the archived run folders are gone: the JSON keeps every run's provenance
+    and study metrics, enough to skip retraining and to rebuild the tables. Each restored run.json
+    says so under `restored_from` (its curves and per-class outputs are not recoverable).
+    """
+    from fer_graph.training.study_report import METRICS
+
+    path = Path(study_json_path)
+    if not path.is_file():
+        return 0
+    data = json.loads(path.read_text())
+    count = 0
+    for row in data["runs"]:
+        fold = row.get("fold", "official")
+        run_dir = Path(runs_dir) / data["study"] / row["arm"] / f"seed{row['seed']}" / fold
+        if (run_dir / "run.json").is_file():
+            continue
+        run = {"run": f"seed{row['seed']}/{fold}", "seed": row["seed"], "fold": fold,
+               "best_val": {}, "test": {}, "test_evaluations": 1, "train_minutes": row["train_minutes"],
+               "config_sha256": row["config_sha256"], "commit": row["commit"], "epochs": row["epochs"],
+               "restored_from": _repo_relative(path)}
+        for name, value in row["metrics"].items():
+            section, key = METRICS[name]
+            run[section][key] = value
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "run.json").write_text(json.dumps(run, indent=2))
         count += 1
     return count

@@ -10,9 +10,11 @@ import pytest
 from rich.console import Console
 
 from fer_graph.training.config import ConfigError
+from fer_graph.training.provenance import REPO_ROOT
 import shutil
 
-from fer_graph.training.study import archive_runs, check_arms, restore_runs, run_study
+from fer_graph.training.study import (archive_runs, check_arms, restore_from_study_json, restore_runs,
+                                      run_study)
 from fer_graph.training.study_report import study_json, study_markdown, write_study_report
 
 from training_helpers import TINY
@@ -113,6 +115,25 @@ def test_archived_runs_come_back_in_a_fresh_runs_folder_untrained(arms, shared_d
     assert again["paper"]["runs"] == first["paper"]["runs"]
     assert not (runs_dir / "s" / "paper" / "seed0" / "official" / "checkpoints").exists()
     assert restore_runs(archive, runs_dir, "s") == 0
+
+
+def test_runs_listed_in_the_study_json_are_not_retrained_when_their_folders_are_gone(
+        arms, shared_data, tmp_path) -> None:
+    runs_dir = tmp_path / "runs"
+    first = run_study(arms, [0], runs_dir, "s", _overrides(shared_data), QUIET)
+    data = study_json("s", "synthetic", "proxy", "paper", first)
+    paths = write_study_report(data, tmp_path / "out")
+    shutil.rmtree(runs_dir)
+
+    assert restore_from_study_json(paths["json"], runs_dir) == 2
+    again = run_study(arms, [0], runs_dir, "s", _overrides(shared_data), QUIET)
+
+    assert not (runs_dir / "s" / "paper" / "seed0" / "official" / "checkpoints").exists()
+    assert study_json("s", "synthetic", "proxy", "paper", again)["runs"] == data["runs"]
+    restored = again["concat"]["runs"][0]
+    assert (REPO_ROOT / restored["restored_from"]).resolve() == paths["json"].resolve()
+    assert restored["test"]["graph_shuffle_changed"] == first["concat"]["runs"][0]["test"]["graph_shuffle_changed"]
+    assert restore_from_study_json(paths["json"], runs_dir) == 0
 
 
 def test_report_only_trains_nothing(arms, shared_data, tmp_path) -> None:
