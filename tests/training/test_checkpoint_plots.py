@@ -31,3 +31,21 @@ def test_plots_write_png_files(tmp_path: Path) -> None:
     curves = plot_training_curves(history, tmp_path / "curves.png")
     for p in (png, curves):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_confusion_png_colours_each_cell_by_its_row_share_true_classes_down(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    # row shares 0.75 | 0.25 and 0 | 1: four distinct Blues levels, one per cell
+    path = plot_confusion_matrix(np.array([[3, 1], [0, 4]]), ["happy", "sad"], tmp_path / "cm.png")
+    pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    centres = {}
+    for share in (0.75, 0.25, 0.0, 1.0):
+        colour = np.array(plt.get_cmap("Blues")(share)[:3]) * 255
+        rows, cols = np.nonzero(np.abs(pixels - colour).max(axis=2) <= 2)
+        assert len(rows) > 400, f"no cell drawn at share {share}"  # a cell, not the colour bar's sliver
+        centres[share] = (np.median(rows), np.median(cols))
+    # true class down the rows, predicted across the columns
+    assert centres[0.75][0] < centres[0.0][0] and centres[0.25][0] < centres[1.0][0]
+    assert centres[0.75][1] < centres[0.25][1] and centres[0.0][1] < centres[1.0][1]

@@ -44,10 +44,46 @@ def test_unknown_feature_is_refused():
         draw_graph_overlay(np.zeros((8, 8)), _two_halves(), feature="colour")
 
 
+def _pixel(fig, ax, col: float, row: float) -> np.ndarray:
+    """RGB of the rendered figure at a point given in image (col, row) coordinates."""
+    x, y = ax.transData.transform((col, row))
+    buffer = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    return buffer[buffer.shape[0] - int(round(y)), int(round(x))]
+
+
+def test_rendered_picture_shows_the_dimmed_face_boxes_and_nodes_where_the_balls_are():
+    import matplotlib.pyplot as plt
+
+    graph = _two_halves()
+    face = np.zeros((8, 8), np.uint8)
+    face[:, 4:] = 250
+    fig = draw_graph_overlay(face, graph, feature="mean")
+    fig.set_dpi(300)  # node dots a few pixels wide: their centres are pure colour
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    viridis = plt.get_cmap("viridis")
+    darkest, brightest = (np.array(viridis(v)[:3]) * 255 for v in (0.0, 1.0))
+    # each ball's centre carries its node dot, coloured by the feature (lowest and highest mean)
+    assert np.abs(_pixel(fig, ax, 1.5, 3.5) - darkest).max() < 40
+    assert np.abs(_pixel(fig, ax, 5.5, 3.5) - brightest).max() < 40
+    # inside the right ball, away from dots and edges: the white half, dimmed to 60% over black
+    assert np.abs(_pixel(fig, ax, 5.5, 1.0) - 0.6 * 250).max() < 12
+    assert _pixel(fig, ax, 1.5, 1.0).max() < 12
+    # the shared border at x = 3.5 is drawn (edge colours), unlike the face right beside it
+    border, inside = _pixel(fig, ax, 3.5, 1.0), _pixel(fig, ax, 2.5, 1.0)
+    assert np.abs(border - inside).max() > 40
+    plt.close(fig)
+
+
 def test_png_is_written(tmp_path):
     out = save_graph_overlay(np.full((8, 8), 128, np.uint8), _two_halves(), tmp_path / "sub" / "g.png", dpi=50)
     with Image.open(out) as png:
         assert png.format == "PNG" and min(png.size) > 100
+        pixels = np.asarray(png.convert("RGB")).reshape(-1, 3).astype(int)
+    import matplotlib.pyplot as plt
+
+    brightest = np.array(plt.get_cmap("viridis")(1.0)[:3]) * 255
+    assert (np.abs(pixels - brightest).max(axis=1) < 30).sum() > 20  # the bright node and its box
 
 
 def test_draw_graph_tool_from_an_image(tmp_path):
