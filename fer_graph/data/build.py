@@ -241,7 +241,8 @@ def _run_actors(index, chunks, pending, work_dir, params, num_workers, address, 
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=num_workers or os.cpu_count(), include_dashboard=False,
+            # "local": a new instance of our own, never another process's Ray found on this machine
+            ray.init(address="local", num_cpus=num_workers or os.cpu_count(), include_dashboard=False,
                      log_to_driver=False)
     try:
         workers = num_workers or max(int(ray.cluster_resources().get("CPU", 1)), 1)

@@ -92,6 +92,8 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "gpus_per_trial": 1,
     "max_concurrent_trials": None,
     "name": "search",
+    # where Tune keeps trial state and checkpoints: a folder every node sees, or a URI (s3://...)
+    "storage_path": None,
 }
 
 _OPEN = {"data.protocol", "data.augmentation", "search.space"}
@@ -116,6 +118,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "train.amp": (bool, str),
     "search.scheduler.max_t": (int, type(None)),
     "search.max_concurrent_trials": (int, type(None)),
+    "search.storage_path": (str, type(None)),
     "search.cpus_per_trial": _NUM,
     "search.gpus_per_trial": _NUM,
 }

@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # content is fixed by the data and graph parameters, which are hashed).
 UNHASHED = (
     "experiment", "graphs.store", "graphs.num_workers", "graphs.address", "train.resume",
-    "train.progress", "train.num_workers",
+    "train.progress", "train.num_workers", "search.storage_path",
     "data.max_missing",  # admits or refuses a run; the samples it drops are in results.json
 )
 # Keys added after runs were recorded, with the value that reproduces those runs: hashed only

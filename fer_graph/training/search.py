@@ -1,7 +1,9 @@
 """Ray Tune search over dotted config keys; trials train on the validation split only.
 
 Each trial is one `fit_fold` run (first fold, first seed) reporting validation metrics every
-epoch with its `last.pt` as a Tune checkpoint, so an interrupted search resumes its trials.
+epoch with its `last.pt` and its logs as a Tune checkpoint in `search.storage_path`, so an
+interrupted search (even a killed driver) resumes its trials, on any node, from their last epoch;
+the logs end up in `<experiment>/search/trials/<trial>/`.
 The test split is never evaluated here: the best config is written as a runnable YAML and the
 final number comes from running that YAML.
 """
@@ -50,6 +52,20 @@ def _trial(params: dict, base: dict) -> None:
         _train_trial(config, Path(folder))
 
 
+# What a trial's run folder keeps besides checkpoints, carried in every Tune checkpoint.
+TRIAL_LOGS = ("log.csv", "tensorboard")
+
+
+def copy_logs(source: Path, target: Path) -> None:
+    """Copy the `TRIAL_LOGS` that exist in `source` into `target` (merged into what is there)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in TRIAL_LOGS:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+        elif (source / name).is_file():
+            shutil.copy2(source / name, target / name)
+
+
 def _train_trial(config: dict, run_dir: Path) -> None:
     from ray import tune
 
@@ -58,6 +74,7 @@ def _train_trial(config: dict, run_dir: Path) -> None:
         with previous.as_directory() as folder:
             (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             shutil.copy(Path(folder) / "last.pt", run_dir / "checkpoints" / "last.pt")
+            copy_logs(Path(folder) / "logs", run_dir)
         config["train"]["resume"] = True
     console = Console(quiet=True)
     index, store, folds = prepare(config, console)
@@ -66,6 +83,7 @@ def _train_trial(config: dict, run_dir: Path) -> None:
         metrics = {k: v for k, v in row.items() if not k.startswith("test")}
         with tempfile.TemporaryDirectory() as folder:
             shutil.copy(ckpt_dir / "last.pt", Path(folder) / "last.pt")
+            copy_logs(run_dir, Path(folder) / "logs")
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     fit_fold(config, index, store, folds[0], config["experiment"]["seeds"][0], run_dir, console, report)
@@ -93,7 +111,8 @@ def run_search(config: dict, console: Console | None = None, address: str | None
     # Data and graphs are made once here; trials only read them.
     prepare(base, console)
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        # without an address, a new local instance, never another process's Ray found on this machine
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
     resources = {"cpu": search["cpus_per_trial"]}
     if ray.cluster_resources().get("GPU", 0) >= 1:
         resources["gpu"] = search["gpus_per_trial"]
@@ -108,10 +127,11 @@ def run_search(config: dict, console: Console | None = None, address: str | None
             time_attr="training_iteration", max_t=sched["max_t"] or base["train"]["epochs"],
             grace_period=sched["grace_period"], reduction_factor=sched["reduction_factor"],
         )
-    experiment_path = out / search["name"]
-    if base["train"]["resume"] and tune.Tuner.can_restore(str(experiment_path)):
+    storage = storage_path(search["storage_path"], out)
+    experiment_path = f"{storage.rstrip('/')}/{search['name']}"
+    if base["train"]["resume"] and tune.Tuner.can_restore(experiment_path):
         console.print(f"resuming the search in {experiment_path}")
-        tuner = tune.Tuner.restore(str(experiment_path), trainable, resume_unfinished=True, resume_errored=True)
+        tuner = tune.Tuner.restore(experiment_path, trainable, resume_unfinished=True, resume_errored=True)
     else:
         tuner = tune.Tuner(
             trainable,
@@ -121,12 +141,39 @@ def run_search(config: dict, console: Console | None = None, address: str | None
                 scheduler=scheduler, max_concurrent_trials=search["max_concurrent_trials"],
             ),
             run_config=tune.RunConfig(
-                name=search["name"], storage_path=str(out), verbose=0,
+                name=search["name"], storage_path=storage, verbose=0,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
     grid = tuner.fit()
+    keep_trial_logs(grid, out / "trials")
     return _write_outcome(grid, base, search, out, console)
+
+
+def storage_path(setting: str | None, default: Path) -> str:
+    """Tune's storage as the driver resolves it: a URI as given, a folder made absolute here.
+
+    Resolved on the driver so that every node, whatever its working directory, writes to the
+    same place (on a cluster that folder must be shared, e.g. NFS, or be a URI).
+    """
+    if setting is None:
+        return str(default.resolve())
+    if "://" in setting:
+        return setting
+    return str(Path(setting).expanduser().resolve())
+
+
+def keep_trial_logs(grid, target: Path) -> int:
+    """Copy each trial's logs from its latest checkpoint (local or remote storage) to `target/<trial>`."""
+    count = 0
+    for result in grid:
+        if result.checkpoint is None:
+            continue
+        with result.checkpoint.as_directory() as folder:
+            if (Path(folder) / "logs").is_dir():
+                copy_logs(Path(folder) / "logs", target / Path(result.path).name)
+                count += 1
+    return count
 
 
 def _write_outcome(grid, base: dict, search: dict, out: Path, console: Console) -> dict:

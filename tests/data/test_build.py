@@ -32,7 +32,7 @@ CHUNK = 5
 def ray_runtime():
     """One local Ray runtime (2 CPUs) for the module; build_graph_store reuses it."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
