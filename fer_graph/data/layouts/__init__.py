@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
+
+import yaml
 
 from fer_graph.data import ferplus
 from fer_graph.data.layouts import affectnet, ckplus, oulu_casia, samm, sfew
@@ -84,6 +86,17 @@ def resolve_options(layout: str, options: dict | None) -> dict:
     return {**defaults, **(options or {})}
 
 
+def parse_layout_options(items: Iterable[str]) -> dict:
+    """``key=value`` command-line items as a ``data.layout_options`` mapping (values read as YAML)."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"layout option {item!r} must look like key=value")
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
 def detect_layout(root: Path) -> str:
     """The layout of ``root`` from its files and folders; DatasetLayoutError if none fits."""
     if root.is_file():
@@ -129,4 +142,4 @@ def detect_layout(root: Path) -> str:
 
 
 __all__ = ["LAYOUTS", "LAYOUT_OPTIONS", "READERS", "DatasetIndex", "DatasetLayoutError", "Sample",
-           "detect_layout", "discover", "resolve_options"]
+           "detect_layout", "discover", "parse_layout_options", "resolve_options"]
