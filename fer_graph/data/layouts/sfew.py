@@ -24,20 +24,19 @@ EXPECTED = ("Train_Aligned_Faces/<Emotion>/ and Val_Aligned_Faces/<Emotion>/ (or
 def split_folders(root: Path) -> tuple[Path, Path] | None:
     """The (train, val) folders of an SFEW tree, or None.
 
-    Plain ``Train/`` + ``Val/`` count only when every class folder is an SFEW emotion and there is
-    no test folder, so that another dataset's train/val folders are not taken for SFEW.
+    Plain ``Train/`` + ``Val/`` count only spelt as SFEW spells them, with every class folder an
+    SFEW emotion spelt as shipped (``Angry``) and no test folder, so that another dataset's
+    ``train/val/<class>/`` (FER-2013's ``angry``...) is not taken for SFEW.
     """
-    for train_name, val_name in SPLIT_FOLDERS:
-        train, val = find_child(root, train_name), find_child(root, val_name)
-        if train is None or val is None or not train.is_dir() or not val.is_dir():
-            continue
-        if train_name == "Train_Aligned_Faces":
-            return train, val
-        names = {d.name.lower() for folder in (train, val) for d in subdirs(folder)}
-        known = {name.lower() for name in EMOTION_FOLDERS}
-        has_test = any(d.name.lower() in ("test", "testing") for d in subdirs(root))
-        if names and names <= known and not has_test:
-            return train, val
+    aligned = find_child(root, SPLIT_FOLDERS[0][0]), find_child(root, SPLIT_FOLDERS[0][1])
+    if all(folder is not None and folder.is_dir() for folder in aligned):
+        return aligned
+    train, val = root / SPLIT_FOLDERS[1][0], root / SPLIT_FOLDERS[1][1]
+    if not (train.is_dir() and val.is_dir()) or {d.name for d in subdirs(root)} & {"Test", "test", "Testing"}:
+        return None
+    names = {d.name for folder in (train, val) for d in subdirs(folder)}
+    if names and names <= set(EMOTION_FOLDERS) and train.name in {d.name for d in subdirs(root)}:
+        return train, val
     return None
 
 

@@ -46,3 +46,11 @@ def test_plain_train_val_of_other_classes_is_not_taken_for_sfew(tmp_path):
     for split in ("Train", "Val"):
         write_image(root / split / "cats" / "a.png", 1)
     assert detect_layout(root) == "imagefolder"
+
+
+def test_fer2013_style_train_val_class_folders_stay_imagefolder(tmp_path):
+    root = tmp_path / "fer"
+    for split in ("train", "val"):
+        write_image(root / split / "angry" / f"{split}.png", 2)
+        write_image(root / split / "happy" / f"{split}.png", 3)
+    assert detect_layout(root) == "imagefolder"
