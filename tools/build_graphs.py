@@ -18,7 +18,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 from rich.console import Console  # noqa: E402
 
 from fer_graph.data.build import DEFAULT_CHUNK_SIZE, build_graph_store, print_summary  # noqa: E402
+from fer_graph.data.layouts import parse_layout_options  # noqa: E402
 from fer_graph.data.readers import LAYOUTS, DatasetLayoutError, discover  # noqa: E402
+from fer_graph.errors import ConfigError  # noqa: E402
 from fer_graph.granular.graph import EDGE_RULES, GBRParams  # noqa: E402
 
 EXIT_FAILURES = 3
@@ -34,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("root", help="dataset folder (or FER CSV file)")
     parser.add_argument("out", help="output HDF5 file")
     parser.add_argument("--layout", default="auto", choices=("auto", *LAYOUTS))
+    parser.add_argument("--layout-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a data.layout_options entry, e.g. frames=1 (repeatable)")
     parser.add_argument("--workers", type=int, default=None, help="Ray actors (default: all CPUs)")
     parser.add_argument("--address", default=None, help="existing Ray cluster (default: local)")
     parser.add_argument("--image-size", type=_image_size, default=defaults.image_size,
@@ -60,10 +64,12 @@ def main(argv: list[str] | None = None) -> int:
                            max_nodes=args.max_nodes, reference_stop=args.reference_stop)
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {args.workers}")
-        index = discover(args.root, args.layout)
-    except (DatasetLayoutError, ValueError) as exc:
+        index = discover(args.root, args.layout, parse_layout_options(args.layout_option))
+    except (DatasetLayoutError, ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)  # one line, never wrapped
         return 1
+    if index.left_out:
+        console.print(f"{index.root} ({index.layout}): left out {index.left_out_summary()}", highlight=False)
     summary = build_graph_store(
         index, args.out, params, num_workers=args.workers, address=args.address,
         progress=not args.no_progress, chunk_size=args.chunk_size,

@@ -36,7 +36,7 @@ import fer_graph
 from fer_graph import granular
 from fer_graph.data.freshness import check_store, sample_fingerprints, seed_shards
 from fer_graph.data.progress import RateColumn, make_progress
-from fer_graph.data.readers import DatasetIndex, ImageReadError, load_image
+from fer_graph.data.readers import DatasetIndex, ImageReadError, crop_box, load_image
 from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter, encode
 from fer_graph.data.store_lock import stderr_line, store_lock
 from fer_graph.granular.graph import GBRParams
@@ -82,8 +82,9 @@ class ChunkBuilder:
     def build(self, items: list[tuple[str, str, object]], feature_dtype: str) -> dict:
         """Build graphs for ``(id, location, payload)`` items.
 
-        ``payload`` is None (decode the file at ``location``), a decoded image, or a string
-        reason why the sample has no image. Returns the ``store.encode`` arrays plus
+        ``payload`` is None (decode the file at ``location``), a decoded image, a face box
+        ``(x, y, width, height)`` to cut from the decoded file, or a string reason why the
+        sample has no image. Returns the ``store.encode`` arrays plus
         ``ids``, ``failures`` (id, path, reason) and the worker's ``cpu_seconds``.
         """
         start = time.process_time()
@@ -92,7 +93,11 @@ class ChunkBuilder:
             try:
                 if isinstance(payload, str):
                     raise ImageReadError(location, payload)
-                image = load_image(location) if payload is None else payload
+                if payload is None or isinstance(payload, tuple):
+                    image = load_image(location)
+                    image = image if payload is None else crop_box(image, payload, location)
+                else:
+                    image = payload
                 graph = self._build_graph(image, self._params)
             except ImageReadError as exc:
                 failures.append((sample_id, location, exc.reason))
@@ -225,7 +230,7 @@ def _items(index: DatasetIndex, chunk) -> list[tuple[str, str, object]]:
         if s.id in index.errors:
             payload = index.errors[s.id]
         else:
-            payload = index.memory.get(s.id)
+            payload = index.memory.get(s.id, index.crops.get(s.id))
         items.append((s.id, index.location(s), payload))
     return items
 

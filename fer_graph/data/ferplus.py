@@ -76,8 +76,8 @@ def read_split(folder: Path) -> tuple[list[tuple[str, int, np.ndarray]], dict[st
 
 def read_ferplus(root: Path):
     """The ``ferplus`` layout as a DatasetIndex (readers.discover's reader for it)."""
-    # imported here: readers imports this module to detect the layout
-    from fer_graph.data.readers import DatasetIndex, DatasetLayoutError, Sample
+    # imported here: the layouts package imports this module to detect the layout
+    from fer_graph.data.layouts.base import DatasetIndex, DatasetLayoutError, Sample
 
     missing = missing_parts(root)
     if missing:
@@ -94,4 +94,5 @@ def read_ferplus(root: Path):
             votes[sample_id] = distribution
         for reason, count in dropped.items():
             left_out[reason] = left_out.get(reason, 0) + count
-    return DatasetIndex(samples, list(CLASSES), "ferplus", root, votes=votes, left_out=left_out)
+    return DatasetIndex(samples, list(CLASSES), "ferplus", root, votes=votes, left_out=left_out,
+                        left_out_format="{n} images whose top vote is {reason}")

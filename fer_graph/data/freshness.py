@@ -45,6 +45,8 @@ def sample_fingerprints(index: DatasetIndex) -> dict[str, str]:
                 out[s.id] = "missing"
             else:
                 out[s.id] = f"{st.st_size}:{st.st_mtime_ns}"
+                if s.id in index.crops:  # the same file cut to another face box is another image
+                    out[s.id] += ":box" + ",".join(map(str, index.crops[s.id]))
     return out
 
 

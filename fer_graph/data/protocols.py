@@ -13,9 +13,14 @@ A protocol is the YAML ``data.protocol`` mapping. ``name`` picks one of:
   each fold's class mix is close to the whole; validation subjects are carved from each fold's
   training subjects (``val_fraction`` of its samples). No subject is in two of train/val/test.
   The subject comes from ``subject_regex`` (group 1, searched in the sample id) or, by default,
+  the sample's own subject (layouts that record one: ``ckplus``, ``oulu_casia``, ``samm``) or
   the CK+ file name ``S<subject>_<sequence>_<frame>``.
+- ``leave_one_subject_out``: one fold per subject, that subject's samples the test split,
+  validation subjects carved from the others as in ``subject_kfold`` (SAMM and other
+  micro-expression sets, reported with UF1 and UAR).
 - ``auto`` (also the empty mapping): ``official`` when the samples carry a test split,
-  ``subject_kfold`` when every id is a CK+ file name, ``holdout`` otherwise.
+  ``subject_kfold`` when every sample has a subject (its own or a CK+ file name), ``holdout``
+  otherwise.
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ import numpy as np
 
 from fer_graph.data.readers import DatasetIndex, Sample, ckplus_subject
 
-PROTOCOLS = ("auto", "official", "holdout", "subject_kfold")
+PROTOCOLS = ("auto", "official", "holdout", "subject_kfold", "leave_one_subject_out")
 _KEYS = {
     "official": {"name", "val_fraction", "seed"},
     "holdout": {"name", "val_fraction", "test_fraction", "seed"},
     "subject_kfold": {"name", "folds", "val_fraction", "seed", "subject_regex"},
+    "leave_one_subject_out": {"name", "val_fraction", "seed", "subject_regex"},
 }
 DEFAULTS = {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 0, "folds": 10, "subject_regex": None}
 
@@ -56,7 +62,8 @@ def make_folds(index: DatasetIndex, protocol: dict | None = None) -> list[Fold]:
         protocol: the ``data.protocol`` mapping; see the module docstring for keys.
 
     Returns:
-        One Fold for ``official``/``holdout``, ``folds`` Folds for ``subject_kfold``.
+        One Fold for ``official``/``holdout``, ``folds`` Folds for ``subject_kfold``, one per
+        subject for ``leave_one_subject_out``.
 
     Raises:
         KeyError: an unknown protocol name or key (named in the message).
@@ -76,6 +83,8 @@ def make_folds(index: DatasetIndex, protocol: dict | None = None) -> list[Fold]:
         return [_official(samples, opts)]
     if name == "holdout":
         return [_holdout(samples, opts)]
+    if name == "leave_one_subject_out":
+        return _leave_one_subject_out(samples, opts)
     return _subject_kfold(samples, opts)
 
 
@@ -87,9 +96,10 @@ def resolve_name(index: DatasetIndex, name: str) -> str:
         return name
     if any(s.split == "test" for s in index.samples):
         return "official"
+    subject_of = subject_getter(None)
     try:
         for s in index.samples:
-            ckplus_subject(s.id)
+            subject_of(s)
     except ValueError:
         return "holdout"
     return "subject_kfold"
@@ -159,27 +169,50 @@ def stratified_split(samples: Sequence[Sample], fraction: float, seed: int
     return kept, carved
 
 
-def subject_getter(regex: str | None) -> Callable[[str], str]:
-    """A function sample id -> subject: ``regex`` group 1 (searched), or the CK+ file name."""
+def subject_getter(regex: str | None) -> Callable[[Sample], str]:
+    """A function sample -> subject: ``regex`` group 1 (searched in the id), else the sample's
+    own subject, else the CK+ file name (ValueError when none applies)."""
     if regex is None:
-        return ckplus_subject
+        return lambda s: s.subject if s.subject is not None else ckplus_subject(s.id)
     pattern = re.compile(regex)
 
-    def subject(sample_id: str) -> str:
-        match = pattern.search(sample_id)
+    def subject(sample: Sample) -> str:
+        match = pattern.search(sample.id)
         if match is None:
-            raise ValueError(f"data.protocol.subject_regex {regex!r} does not match sample id {sample_id!r}")
+            raise ValueError(f"data.protocol.subject_regex {regex!r} does not match sample id {sample.id!r}")
         return match.group(1) if pattern.groups else match.group(0)
 
     return subject
 
 
-def _subject_kfold(samples: Sequence[Sample], opts: dict) -> list[Fold]:
-    k = int(opts["folds"])
-    subject_of = subject_getter(opts["subject_regex"])
+def _members(samples: Sequence[Sample], regex: str | None) -> dict[str, list[Sample]]:
+    subject_of = subject_getter(regex)
     members: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
-        members[subject_of(s.id)].append(s)
+        members[subject_of(s)].append(s)
+    return members
+
+
+def _leave_one_subject_out(samples: Sequence[Sample], opts: dict) -> list[Fold]:
+    members = _members(samples, opts["subject_regex"])
+    if len(members) < 2:
+        raise ValueError(f"protocol leave_one_subject_out needs at least 2 subjects, found {len(members)}")
+    folds = []
+    for i, test_subject in enumerate(sorted(members)):
+        rest = [subj for subj in sorted(members) if subj != test_subject]
+        val_subjects = _carve_subjects(rest, members, opts["val_fraction"], opts["seed"] + i)
+        folds.append(_fold(
+            f"subject_{test_subject}",
+            [s for subj in rest if subj not in val_subjects for s in members[subj]],
+            [s for subj in sorted(val_subjects) for s in members[subj]],
+            members[test_subject],
+        ))
+    return folds
+
+
+def _subject_kfold(samples: Sequence[Sample], opts: dict) -> list[Fold]:
+    k = int(opts["folds"])
+    members = _members(samples, opts["subject_regex"])
     if k < 2 or k > len(members):
         raise ValueError(f"data.protocol.folds must be in [2, {len(members)}] "
                          f"(the number of subjects), got {k}")

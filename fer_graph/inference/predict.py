@@ -106,11 +106,14 @@ class Predictor:
     Args:
         loaded: the model and everything evaluation used with it (``load_model``).
         face_detector: crop the largest face first (None: images are used whole).
+        read: decodes one input path (a dataset's reader passes its own, e.g. with face boxes).
     """
 
-    def __init__(self, loaded: LoadedModel, face_detector: FaceDetector | None = None) -> None:
+    def __init__(self, loaded: LoadedModel, face_detector: FaceDetector | None = None,
+                 read: Callable[[str], np.ndarray] = load_image) -> None:
         self.loaded = loaded
         self.face_detector = face_detector
+        self.read = read
         self.timings = Timings()
 
     def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, object, str | None]:
@@ -196,7 +199,7 @@ class Predictor:
     def _prepare_file(self, row: Prediction) -> tuple[torch.Tensor, object] | None:
         start = time.perf_counter()
         try:
-            image = load_image(row.path)
+            image = self.read(row.path)
         except ImageReadError as err:
             row.error = err.reason
             return None

@@ -16,7 +16,7 @@ import yaml
 
 from fer_graph.data.dataset import TARGETS
 from fer_graph.data.ferplus import LABEL_MODES
-from fer_graph.data.readers import LAYOUTS
+from fer_graph.data.readers import LAYOUTS, resolve_options
 from fer_graph.data.transforms import build_transforms
 from fer_graph.errors import ConfigError
 from fer_graph.granular.graph import GBRParams
@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
         "dataset": "folder",
         "root": None,
         "layout": "auto",
+        "layout_options": {},
         "labels": "majority",
         "synthetic": {"samples_per_class": 400, "seed": 0, "size": 48},
         "protocol": {},
@@ -96,7 +97,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "storage_path": None,
 }
 
-_OPEN = {"data.protocol", "data.augmentation", "search.space"}
+_OPEN = {"data.protocol", "data.augmentation", "data.layout_options", "search.space"}
 
 _NUM = (int, float)
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -302,6 +303,8 @@ def _check_values(config: dict) -> None:
         raise ConfigError(
             f"model.img_size: {model['img_size']} disagrees with data.image_size {data['image_size']}"
         )
+    if data["layout"] != "auto":
+        resolve_options(data["layout"], data["layout_options"])
     if data["dataset"] == "folder" and data["root"] is None:
         raise ConfigError("data.root: required when data.dataset is folder")
     try:

@@ -42,12 +42,11 @@ def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
         except FileExistsError as err:
             raise ConfigError(f"data.root: {err}") from err
     try:
-        index = discover(root, data["layout"])
+        index = discover(root, data["layout"], data["layout_options"])
     except (DatasetLayoutError, FileNotFoundError, ValueError) as err:
         raise ConfigError(f"data.root: {err}") from err
     if index.left_out:
-        console.print(f"{root} ({index.layout}): left out "
-                      + ", ".join(f"{n} images whose top vote is {reason}" for reason, n in sorted(index.left_out.items())))
+        console.print(f"{root} ({index.layout}): left out {index.left_out_summary()}")
     target = config["loss"]["target"]
     if target != "hard" and not index.votes:
         raise ConfigError(f"loss.target: {target} trains on annotator votes, which the {index.layout} dataset "

@@ -118,3 +118,31 @@ def test_fer2013_official_counts_match_readme(fer2013_dir):
     assert all(Path(i).name.startswith("Training_") for i in fold.train_ids)
     assert all(Path(i).name.startswith("PublicTest_") for i in fold.val_ids)
     assert all(Path(i).name.startswith("PrivateTest_") for i in fold.test_ids)
+
+
+def _subject_index(subjects: dict[str, int]) -> DatasetIndex:
+    """Samples carrying their subject (as the ckplus, oulu_casia and samm readers give them)."""
+    samples = [Sample(f"clip/{subj}_{k}.jpg", k % 2, "all", f"{subj}_{k}.jpg", subject=subj)
+               for subj, n in subjects.items() for k in range(n)]
+    return DatasetIndex(sorted(samples, key=lambda s: s.id), ["c0", "c1"], "samm", Path("."))
+
+
+def test_leave_one_subject_out_holds_out_each_subject_once():
+    index = _subject_index({"006": 4, "007": 2, "009": 6, "011": 3})
+    folds = make_folds(index, {"name": "leave_one_subject_out", "val_fraction": 0.2, "seed": 1})
+    assert [f.name for f in folds] == ["subject_006", "subject_007", "subject_009", "subject_011"]
+    subject_of = {s.id: s.subject for s in index.samples}
+    for fold, held_out in zip(folds, ("006", "007", "009", "011")):
+        assert_partition(fold, set(subject_of))
+        assert {subject_of[i] for i in fold.test_ids} == {held_out}
+        train, val = {subject_of[i] for i in fold.train_ids}, {subject_of[i] for i in fold.val_ids}
+        assert val and not train & val and held_out not in train | val
+
+
+def test_the_samples_own_subject_drives_auto_and_kfold():
+    index = _subject_index({f"P{n:03d}": 3 for n in range(1, 7)})  # ids are not CK+ file names
+    folds = make_folds(index, {"folds": 3, "val_fraction": 0.0})
+    assert len(folds) == 3
+    assert sorted(len({i.split("/")[1].split("_")[0] for i in f.test_ids}) for f in folds) == [2, 2, 2]
+    with pytest.raises(KeyError, match="data.protocol.folds: not a key of protocol 'leave_one_subject_out'"):
+        make_folds(index, {"name": "leave_one_subject_out", "folds": 3})

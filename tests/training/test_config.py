@@ -79,6 +79,13 @@ def test_bad_values_give_one_line_naming_the_key(synthetic_yaml: Path, override:
     assert "\n" not in str(info.value)
 
 
+def test_layout_options_are_checked_against_the_named_layout(synthetic_yaml: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^data\.layout_options\.frames: not an option of layout sfew \(its options: none\)"):
+        load_config(synthetic_yaml, ["data.layout=sfew", "data.layout_options={frames: 3}"])
+    assert load_config(synthetic_yaml, ["data.layout=ckplus", "data.layout_options={frames: 1}"])["data"][
+        "layout_options"] == {"frames": 1}
+
+
 def test_missing_paths_are_named(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(ConfigError, match=rf"^data\.root: path {missing} does not exist$"):

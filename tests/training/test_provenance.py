@@ -29,6 +29,10 @@ def test_label_and_target_keys_at_their_default_keep_the_hash_of_configs_recorde
     assert config_sha256(config) == config_sha256(recorded)
     config["loss"]["target"] = "soft"
     assert config_sha256(config) != config_sha256(recorded)
+    without_options = {**config, "data": {k: v for k, v in config["data"].items() if k != "layout_options"}}
+    assert config["data"]["layout_options"] == {} and config_sha256(config) == config_sha256(without_options)
+    config["data"]["layout_options"] = {"frames": 1}
+    assert config_sha256(config) != config_sha256(without_options)
 
 
 def test_paths_in_the_repository_hash_relative_to_it() -> None:
