@@ -1,4 +1,4 @@
-"""make_loader: streaming trains the model that preloading trains, for any worker count."""
+"""make_loader: streaming in workers trains the model that preloading in one process trains."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 def _run(paths: list[str], name: str, loading: str, workers: int) -> tuple[dict, dict]:
     config = load_config(TINY, [*paths, f"experiment.name={name}", f"data.loading={loading}",
-                                f"train.num_workers={workers}", "train.epochs=2", "train.max_steps_per_epoch=4"])
+                                f"train.num_workers={workers}", "train.epochs=2", "train.max_steps_per_epoch=2"])
     run = run_experiment(config, QUIET)["runs"][0]
     last = load_checkpoint(Path(config["experiment"]["output_dir"]) / name / "seed0/official/checkpoints/last.pt")
     return run, last
@@ -53,11 +53,12 @@ def _untimed(row: dict) -> dict:
 
 
 def test_stream_and_preload_train_the_same_model(tiny_data) -> None:
+    # in one process against two persistent workers: the epoch-2 augmentation and shuffle must
+    # reach the workers, and the test split (with the graph-reliance pass) reads the same
     preload, preload_last = _run(tiny_data, "preload", "preload", 0)
-    for name, workers in (("stream0", 0), ("stream2", 2)):
-        stream, stream_last = _run(tiny_data, name, "stream", workers)
-        assert stream["test"] == preload["test"], name  # metrics and the graph-reliance figures
-        assert _untimed(stream["best_val"]) == _untimed(preload["best_val"]), name
-        assert [_untimed(r) for r in stream_last["history"]] == [_untimed(r) for r in preload_last["history"]]
-        for key, tensor in preload_last["state_dict"].items():
-            assert torch.equal(tensor, stream_last["state_dict"][key]), (name, key)
+    stream, stream_last = _run(tiny_data, "stream", "stream", 2)
+    assert stream["test"] == preload["test"]
+    assert _untimed(stream["best_val"]) == _untimed(preload["best_val"])
+    assert [_untimed(r) for r in stream_last["history"]] == [_untimed(r) for r in preload_last["history"]]
+    for key, tensor in preload_last["state_dict"].items():
+        assert torch.equal(tensor, stream_last["state_dict"][key]), key
