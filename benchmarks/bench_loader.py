@@ -12,7 +12,8 @@ batches after 5 warm-up batches; the time to build the loader (``setup s``, whic
 preload's decoding) is apart.
 
 Synthetic data is made once under ``--work`` (reused by later runs) and kept cheap: 512 distinct
-faces are drawn, encoded and given graphs (``build_graph``, 112 px, at most 192 nodes), then
+faces are drawn and encoded, 512 graphs are taken from the FER-2013 store (48 px, at most 192
+nodes; built with ``build_graph`` at 112 px where that store is absent), then
 their bytes are written N times under distinct names and their encoded graphs appended N times
 to a store, so the figures cover reading, decoding, augmenting and collating N distinct files
 and store rows, not building them. The decode figures (one JPEG decode against one row of a
@@ -50,7 +51,7 @@ def make_synthetic(work: Path, n: int) -> tuple[Path, Path]:
     from rich.console import Console
 
     from fer_graph.data.progress import make_progress
-    from fer_graph.data.store import GraphArrays, GraphStoreWriter, encode
+    from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter, encode
     from fer_graph.data.synthetic import CLASS_NAMES, render_face
     from fer_graph.granular import GBRParams, build_graph
 
@@ -64,7 +65,12 @@ def make_synthetic(work: Path, n: int) -> tuple[Path, Path]:
         buffer = io.BytesIO()
         Image.fromarray(face).save(buffer, format="JPEG", quality=90)
         encoded_files.append(buffer.getvalue())
-    graphs = [encode(GraphArrays.from_graphs([build_graph(face, params)]), params) for face in faces]
+    if FER2013_STORE.is_file():  # real face graphs without compiling and running the builder
+        with GraphStore(FER2013_STORE) as source:
+            params = source.params
+            graphs = [source.encoded([row]) for row in range(DISTINCT)]
+    else:
+        graphs = [encode(GraphArrays.from_graphs([build_graph(face, params)]), params) for face in faces]
     ids = [f"train/{CLASS_NAMES[k % CLASSES]}/s{k:07d}.jpg" for k in range(n)]
     for name in CLASS_NAMES:
         (root / "train" / name).mkdir(parents=True, exist_ok=True)
