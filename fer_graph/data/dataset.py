@@ -53,6 +53,9 @@ class IndexImages(Mapping):
     def __getitem__(self, sample_id: str) -> np.ndarray:
         return self.index.load(self._samples[sample_id])
 
+    def __contains__(self, sample_id: object) -> bool:  # without decoding, unlike Mapping's
+        return sample_id in self._samples
+
     def __iter__(self):
         return iter(self._samples)
 
@@ -92,7 +95,7 @@ def preload_images(source: Mapping, ids: Iterable[str], size: int | None = None)
         images replicated.
     """
     ids = list(ids)
-    images = [_resized(np.asarray(source[i]), size) for i in ids]
+    images = [resized_image(np.asarray(source[i]), size) for i in ids]
     shapes = {im.shape[:2] for im in images}
     if len(shapes) > 1:
         raise ValueError(f"images have different sizes {sorted(shapes)[:3]}...; "
@@ -103,7 +106,8 @@ def preload_images(source: Mapping, ids: Iterable[str], size: int | None = None)
     return ImageArray(ids, array)
 
 
-def _resized(image: np.ndarray, size: int | None) -> np.ndarray:
+def resized_image(image: np.ndarray, size: int | None) -> np.ndarray:
+    """An image's first three channels, resized to size x size (PIL bilinear) unless None."""
     if image.ndim == 3:
         image = image[..., :3]
     if size is None or image.shape[:2] == (size, size):
@@ -201,7 +205,10 @@ class FERGraphDataset(Dataset):
             raise MissingGraphError(f"no graph for sample {sample_id!r} in {_describe(self.graphs)}")
         return graph
 
-    def __getitem__(self, position: int) -> Item:
+    def __getitem__(self, key: int | tuple[int, int]) -> Item:
+        """The item at a position, or at ``(epoch, position)`` for the augmentation of that epoch
+        (``streaming.EpochSampler``: workers that outlive an epoch cannot see ``set_epoch``)."""
+        epoch, position = key if isinstance(key, tuple) else (self.epoch, key)
         sample_id = self.ids[position]
         image = self.images[sample_id]
         graph = self.graph(self.graph_ids[position])
@@ -209,18 +216,20 @@ class FERGraphDataset(Dataset):
             x = torch.from_numpy(np.ascontiguousarray(image)).float().div_(255.0)
             tensor = x[None] if x.ndim == 2 else x.permute(2, 0, 1)
         else:
-            rng = np.random.default_rng([self.seed, self.epoch, position])
+            rng = np.random.default_rng([self.seed, epoch, position])
             tensor, graph = self.transform(image, graph, rng)
         if self.votes is None:
             return tensor, graph, self.labels[position]
-        return tensor, graph, self.labels[position], self.target_distribution(position)
+        return tensor, graph, self.labels[position], self.target_distribution(position, epoch)
 
-    def target_distribution(self, position: int) -> np.ndarray:
-        """The (C,) distribution the sample at ``position`` is trained against this epoch."""
+    def target_distribution(self, position: int, epoch: int | None = None) -> np.ndarray:
+        """The (C,) distribution the sample at ``position`` is trained against in ``epoch``
+        (default: the current one)."""
         votes = self.votes[position]
         if self.target == "soft":
             return votes.astype(np.float32)
-        rng = np.random.default_rng([self.seed, self.epoch, position, _PLD_STREAM])
+        epoch = self.epoch if epoch is None else epoch
+        rng = np.random.default_rng([self.seed, epoch, position, _PLD_STREAM])
         drawn = np.zeros(len(votes), dtype=np.float32)
         drawn[rng.choice(len(votes), p=votes)] = 1.0
         return drawn

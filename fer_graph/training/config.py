@@ -17,6 +17,7 @@ import yaml
 from fer_graph.data.dataset import TARGETS
 from fer_graph.data.ferplus import LABEL_MODES
 from fer_graph.data.readers import LAYOUTS, resolve_options
+from fer_graph.data.streaming import LOADING_MODES
 from fer_graph.data.transforms import build_transforms
 from fer_graph.errors import ConfigError
 from fer_graph.granular.graph import GBRParams
@@ -55,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
         "std": 0.5,
         "augmentation": {},
         "max_missing": 0,
+        "loading": "preload",
     },
     "graphs": {"store": None, "num_workers": 2, "address": None, **_GBR_DEFAULTS},
     "model": copy.deepcopy(MODEL_DEFAULTS),
@@ -128,6 +130,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "data.dataset": ("synthetic", "folder"),
     "data.layout": ("auto", *LAYOUTS),
     "data.labels": LABEL_MODES,
+    "data.loading": LOADING_MODES,
     "loss.target": TARGETS,
     "model.name": ("cs_gbsbf", "vren_only"),
     "model.graph_backend": ("auto", "dgl", "torch"),

@@ -17,6 +17,7 @@ UNHASHED = (
     "experiment", "graphs.store", "graphs.num_workers", "graphs.address", "train.resume",
     "train.progress", "train.num_workers", "search.storage_path",
     "data.max_missing",  # admits or refuses a run; the samples it drops are in results.json
+    "data.loading",  # preload or stream: the same batches either way (tests/training/test_loaders.py)
 )
 # Keys added after runs were recorded, with the value that reproduces those runs: hashed only
 # when set to something else, so the recorded runs keep their hash and stay reusable.

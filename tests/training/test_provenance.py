@@ -16,7 +16,8 @@ def test_hash_ignores_placement_and_speed_keys_but_not_training_keys(tmp_path) -
     base = config_sha256(load_config(TINY, [data]))
     moved = load_config(TINY, [data, f"experiment.output_dir={tmp_path}", "experiment.name=other",
                                "experiment.seeds=[3]", "train.resume=true", "graphs.num_workers=2",
-                               "graphs.store=elsewhere.h5", "data.max_missing=5"])
+                               "graphs.store=elsewhere.h5", "data.max_missing=5",
+                               "data.loading=stream"])
     assert config_sha256(moved) == base
     assert config_sha256(load_config(TINY, [data, "train.lr=0.5"])) != base
     assert config_sha256(load_config(TINY, [data, "model.graph_head=concat"])) != base
