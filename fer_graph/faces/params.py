@@ -16,10 +16,12 @@ DETECTORS = ("hog", "cnn")
 SELECTIONS = ("largest", "all")
 ON_MISSING = ("skip", "whole")
 
-# Eye framing measured by benchmarks/measure_framing.py on FER-2013 Training faces (medians);
-# FERPlus is the same faces. Keys are the `framing` names a config can ask for.
+# Eye framing measured by benchmarks/measure_framing.py on 1,500 FER-2013 Training faces
+# (medians of the 1,138 where one face was found; quartiles of the eye distance 0.324..0.394,
+# of the eye height 0.376..0.421). FERPlus is the same faces. Keys are the `framing` names a
+# config can ask for.
 FRAMINGS: dict[str, dict[str, float]] = {
-    "fer2013": {"eye_distance": 0.360, "eye_height": 0.400, "eye_center": 0.500},
+    "fer2013": {"eye_distance": 0.360, "eye_height": 0.401, "eye_center": 0.499},
 }
 FRAMINGS["ferplus"] = FRAMINGS["fer2013"]
 
