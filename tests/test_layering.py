@@ -7,15 +7,18 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "fer_graph"
 
 # Lower numbers sit lower. The package root (``fer_graph``, ``fer_graph.errors``) imports no
 # other fer_graph module and may be imported by all. training, inference and viz share the top
 # tier and do not import one another.
-LAYERS = {"": 0, "errors": 0, "granular": 1, "data": 2, "models": 3,
+LAYERS = {"": 0, "errors": 0, "granular": 1, "faces": 1, "data": 2, "models": 3,
           "training": 4, "inference": 4, "viz": 4}
-# What granular may use besides the standard library: it is the numba-only core.
-GRANULAR_THIRD_PARTY = {"numpy", "numba"}
+# What the two lowest packages may use besides the standard library: granular is the
+# numba-only core; faces (detection and alignment, shared by data and inference) is dlib + PIL.
+THIRD_PARTY = {"granular": {"numpy", "numba"}, "faces": {"numpy", "PIL", "dlib"}}
 
 
 def module_name(path: Path) -> str:
@@ -63,12 +66,13 @@ def test_no_module_imports_a_higher_or_sibling_layer() -> None:
     assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
 
 
-def test_granular_uses_only_the_standard_library_numpy_and_numba() -> None:
+@pytest.mark.parametrize("package", sorted(THIRD_PARTY))
+def test_lowest_packages_use_only_their_listed_third_party_modules(package) -> None:
     wrong = []
-    for path in sorted((PACKAGE / "granular").rglob("*.py")):
+    for path in sorted((PACKAGE / package).rglob("*.py")):
         for line, module in imported_modules(path):
             top = module.split(".")[0]
-            if top not in sys.stdlib_module_names and top not in GRANULAR_THIRD_PARTY | {"fer_graph"}:
+            if top not in sys.stdlib_module_names and top not in THIRD_PARTY[package] | {"fer_graph"}:
                 wrong.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}")
     assert not wrong, "\n".join(wrong)
 

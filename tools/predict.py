@@ -5,7 +5,10 @@
 Each image is turned into its granular-ball graph with the checkpoint's own GBR parameters and
 into a tensor with its eval transform, as in evaluation. Prints a table (file, top class,
 probability) and writes every class probability to a CSV (and JSON with --json). Unreadable
-files get a row with an error and the rest still run.
+files get a row with an error and the rest still run. --detect-faces runs the face step
+(fer_graph.faces: dlib detection, 5-landmark alignment, the checkpoint's framing) first and
+records, per row, whether a face was found, how many, its box, landmarks and roll angle; an
+image without a face is a row saying so (or, with --whole-image-if-no-face, predicted whole).
 Exit status: 0 all predicted, 1 error (one line), 2 bad arguments, 3 some files failed.
 """
 
@@ -34,12 +37,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (CUDA when present)")
     parser.add_argument("--detect-faces", action="store_true",
-                        help="crop the largest face first (scikit-image LBP frontal-face cascade)")
+                        help="detect, align and crop the largest face first (dlib HOG + 5 landmarks), "
+                             "framed as the checkpoint's training faces")
+    parser.add_argument("--all-faces", action="store_true", help="with --detect-faces: one row per face found")
+    parser.add_argument("--face-detector", choices=("hog", "cnn", "lbp"), default=None,
+                        help="dlib HOG (default), dlib CNN (slow on a CPU) or the LBP cascade (no alignment)")
+    parser.add_argument("--whole-image-if-no-face", action="store_true",
+                        help="predict on the whole image where no face is found (default: a row saying so)")
     parser.add_argument("--show", type=int, default=40, help="table rows printed (all rows go to the CSV)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
+    if (args.all_faces or args.face_detector or args.whole_image_if_no_face) and not args.detect_faces:
+        parser.error("--all-faces, --face-detector and --whole-image-if-no-face need --detect-faces")
     return args
 
 
@@ -65,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
     errors = Console(stderr=True)
-    from fer_graph.inference.faces import FaceDetector
+    from fer_graph.faces import FaceModelError
+    from fer_graph.inference.faces import face_step_for
     from fer_graph.inference.loading import CheckpointError, load_model
     from fer_graph.inference.predict import Predictor, expand_inputs, write_csv, write_json
 
@@ -74,9 +86,18 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as err:
         errors.print(f"error: {err}", highlight=False, markup=False)
         return 1
+    faces = None
+    if args.detect_faces:
+        try:
+            faces = face_step_for(loaded.config, detector=args.face_detector,
+                                  select="all" if args.all_faces else None,
+                                  on_missing="whole" if args.whole_image_if_no_face else None)
+        except (FaceModelError, ValueError) as err:
+            errors.print(f"error: {err}", highlight=False, markup=False)
+            return 1
     entries = expand_inputs(args.inputs)
     total = sum(err is None for _, err in entries)
-    predictor = Predictor(loaded, FaceDetector() if args.detect_faces else None)
+    predictor = Predictor(loaded, faces)
     with Progress(TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=errors, disable=args.no_progress or not total, transient=True) as progress:
         task = progress.add_task("predict", total=total)

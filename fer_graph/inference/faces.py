@@ -1,32 +1,55 @@
-"""Optional face cropping for uncropped photos: a frontal-face LBP cascade (scikit-image).
+"""The face step for prediction: dlib detection + alignment (``fer_graph.faces``) with the
+checkpoint's settings, or the older LBP cascade (scikit-image) as a fallback.
 
-The cascade (OpenCV's ``lbpcascade_frontalface``) ships inside the scikit-image wheel
-(``skimage.data.lbp_frontal_face_cascade_filename()``), so nothing is downloaded at run time.
-OpenCV 5 (what an unpinned opencv-python-headless installs) no longer ships Haar cascades.
+``face_step_for(loaded, ...)`` builds what ``tools/predict.py --detect-faces`` runs: the
+settings of the checkpoint's ``data.face_crop`` when it was trained on face-cropped data (so
+a photo is cropped exactly as its training images were), else the FER-2013 framing, at the
+model's image size. Both kinds answer ``run(image) -> list[AlignedFace]``.
+
+The LBP cascade (OpenCV's ``lbpcascade_frontalface``, shipped inside the scikit-image wheel)
+crops a square box with a margin and does not align; it reports several faces on many
+single-face photos, so it is only used when asked for (``--face-detector lbp``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
+
 import numpy as np
 
-@dataclass(frozen=True)
-class FaceCrop:
-    """The result of face detection on one image.
+from fer_graph.faces import AlignedFace, FaceParams, FaceRecord, FaceStep
 
-    Attributes:
-        image: the crop (or the whole image when no face was found).
-        box: (row, col, height, width) of the detected face before the margin, or None.
-        note: a human-readable note for the output (always set).
+DETECTOR_CHOICES = ("hog", "cnn", "lbp")
+
+
+def face_params_for(config: dict) -> FaceParams:
+    """The face step settings a checkpoint's config implies, at its ``data.image_size``."""
+    section = config["data"].get("face_crop", False)
+    params = FaceParams.from_section(section) if section is not False else FaceParams()
+    return params.with_size(config["data"]["image_size"])
+
+
+def face_step_for(config: dict, detector: str | None = None, select: str | None = None,
+                  on_missing: str | None = None) -> FaceStep | LBPFaceDetector:
+    """The face step for a checkpoint's config, with the given settings overridden (None keeps).
+
+    Raises:
+        ValueError: an unknown detector, selection or on_missing value.
     """
+    if detector is not None and detector not in DETECTOR_CHOICES:
+        raise ValueError(f"face detector {detector!r} is not one of {', '.join(DETECTOR_CHOICES)}")
+    params = face_params_for(config)
+    changes = {k: v for k, v in (("select", select), ("on_missing", on_missing)) if v is not None}
+    if detector == "lbp":
+        return LBPFaceDetector(select=changes.get("select", params.select),
+                               on_missing=changes.get("on_missing", params.on_missing))
+    if detector is not None:
+        changes["detector"] = detector
+    return FaceStep(replace(params, **changes))
 
-    image: np.ndarray
-    box: tuple[int, int, int, int] | None
-    note: str
 
-
-class FaceDetector:
-    """Crops the largest frontal face, with a margin, from an image.
+class LBPFaceDetector:
+    """Square crops of frontal faces found by an LBP cascade, with a margin; no alignment.
 
     Args:
         margin: extra border on every side, as a fraction of the face box size (FER crops
@@ -35,10 +58,13 @@ class FaceDetector:
         scale_factor, min_neighbors: the cascade's search settings.
         max_side: larger images are searched on a copy shrunk to this side (the search
             cost grows with the pixel count); boxes are mapped back to full size.
+        select: ``largest`` face only, or ``all``.
+        on_missing: ``skip`` an image without a face, or use it ``whole``.
     """
 
     def __init__(self, margin: float = 0.2, min_size: int = 24, scale_factor: float = 1.2,
-                 min_neighbors: int = 4, max_side: int = 480) -> None:
+                 min_neighbors: int = 4, max_side: int = 480, select: str = "largest",
+                 on_missing: str = "skip") -> None:
         from skimage.data import lbp_frontal_face_cascade_filename
         from skimage.feature import Cascade
 
@@ -48,9 +74,11 @@ class FaceDetector:
         self.scale_factor = float(scale_factor)
         self.min_neighbors = int(min_neighbors)
         self.max_side = int(max_side)
+        self.select = select
+        self.on_missing = on_missing
 
     def detect(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """All faces as (row, col, height, width) in full-image pixels, largest first."""
+        """All faces as (left, top, right, bottom) in full-image pixels, largest first."""
         grey = _grey_float(image)
         scale = min(1.0, self.max_side / max(grey.shape))
         if scale < 1.0:
@@ -61,25 +89,27 @@ class FaceDetector:
         found = self._cascade.detect_multi_scale(
             grey, scale_factor=self.scale_factor, step_ratio=1, min_size=(side, side),
             max_size=grey.shape, min_neighbor_number=self.min_neighbors)
-        boxes = [tuple(int(round(v / scale)) for v in (f["r"], f["c"], f["height"], f["width"]))
-                 for f in found]
-        return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+        boxes = []
+        for f in found:
+            top, left, height, width = (int(round(v / scale)) for v in (f["r"], f["c"], f["height"], f["width"]))
+            boxes.append((left, top, left + width, top + height))
+        return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
 
-    def crop(self, image: np.ndarray) -> FaceCrop:
-        """The largest face with its margin, clipped to the image; the whole image if none."""
+    def run(self, image: np.ndarray) -> list[AlignedFace]:
+        """The chosen faces with their margins, clipped to the image, or a record of none."""
         faces = self.detect(image)
         if not faces:
-            return FaceCrop(image=image, box=None, note="no face found: the whole image was used")
-        row, col, height, width = faces[0]
-        pad_r, pad_c = int(round(self.margin * height)), int(round(self.margin * width))
-        r0, c0 = max(row - pad_r, 0), max(col - pad_c, 0)
-        r1 = min(row + height + pad_r, image.shape[0])
-        c1 = min(col + width + pad_c, image.shape[1])
-        note = f"face {width}x{height} at ({col}, {row})"
-        if len(faces) > 1:
-            note += f", largest of {len(faces)}"
-        return FaceCrop(image=np.ascontiguousarray(image[r0:r1, c0:c1]), box=(row, col, height, width),
-                        note=note)
+            whole = np.asarray(image) if self.on_missing == "whole" else None
+            return [AlignedFace(whole, FaceRecord(found=False, count=0, detector="lbp"))]
+        out = []
+        for i, box in enumerate(faces[:1] if self.select == "largest" else faces):
+            left, top, right, bottom = box
+            pad_c, pad_r = round(self.margin * (right - left)), round(self.margin * (bottom - top))
+            crop = image[max(top - pad_r, 0):min(bottom + pad_r, image.shape[0]),
+                         max(left - pad_c, 0):min(right + pad_c, image.shape[1])]
+            record = FaceRecord(found=True, count=len(faces), detector="lbp", index=i, box=box)
+            out.append(AlignedFace(np.ascontiguousarray(crop), record))
+        return out
 
 
 def _grey_float(image: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Batched prediction over image files, folders and globs, the way evaluation computes it.
 
-Each image is decoded with ``load_image``, optionally face-cropped, turned into its graph
+Each image is decoded with ``load_image``, optionally run through the face step (one row per
+chosen face, with its record), turned into its graph
 (``LoadedModel.graph_for``) and its tensor (``LoadedModel.tensor_for``), and batches are joined
 with evaluation's collate (``evaluation_collate``: the face and, with ``train.tta_hflip``, its
 mirror), so a file's probabilities equal those evaluation gives for the same image. A file
@@ -22,7 +23,8 @@ import torch
 
 from fer_graph.data.dataset import evaluation_collate
 from fer_graph.data.readers import IMAGE_EXTENSIONS, ImageReadError, load_image
-from fer_graph.inference.faces import FaceDetector
+from fer_graph.faces import FaceRecord, FaceStep
+from fer_graph.inference.faces import LBPFaceDetector
 from fer_graph.inference.loading import LoadedModel
 from fer_graph.models.output import view_probabilities
 
@@ -38,12 +40,14 @@ class Prediction:
         probabilities: (num_classes,) softmax probabilities, or None on error.
         error: why the file has no prediction, or None.
         note: a remark (face detection outcome), or None.
+        face: what the face step did for this row (None without one).
     """
 
     path: str
     probabilities: np.ndarray | None = None
     error: str | None = None
     note: str | None = None
+    face: FaceRecord | None = None
 
     @property
     def top(self) -> int | None:
@@ -105,33 +109,51 @@ class Predictor:
 
     Args:
         loaded: the model and everything evaluation used with it (``load_model``).
-        face_detector: crop the largest face first (None: images are used whole).
+        faces: a face step (``face_step_for``: anything with ``run(image) -> list[AlignedFace]``)
+            run first; each chosen face becomes a row. None: images are used whole.
         read: decodes one input path (a dataset's reader passes its own, e.g. with face boxes).
     """
 
-    def __init__(self, loaded: LoadedModel, face_detector: FaceDetector | None = None,
+    def __init__(self, loaded: LoadedModel, faces: FaceStep | LBPFaceDetector | None = None,
                  read: Callable[[str], np.ndarray] = load_image) -> None:
         self.loaded = loaded
-        self.face_detector = face_detector
+        self.faces = faces
         self.read = read
         self.timings = Timings()
 
-    def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, object, str | None]:
-        """One decoded image -> (tensor, graph or None, note), timed per stage."""
-        note = None
+    def prepare_faces(self, image: np.ndarray) -> list[tuple[torch.Tensor | None, object, FaceRecord | None]]:
+        """One decoded image -> (tensor, graph, face record) per chosen face, timed per stage.
+
+        Without a face step: one item with no record. A face step that finds no face (and does
+        not use the whole image) gives one item with no tensor.
+        """
+        if self.faces is None:
+            return [(*self._tensor_and_graph(image), None)]
         start = time.perf_counter()
-        if self.face_detector is not None:
-            crop = self.face_detector.crop(image)
-            image, note = crop.image, crop.note
-        after_faces = time.perf_counter()
+        found = self.faces.run(image)
+        self.timings.faces += time.perf_counter() - start
+        return [(None, None, face.record) if face.image is None else (*self._tensor_and_graph(face.image), face.record)
+                for face in found]
+
+    def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, object, str | None]:
+        """One decoded image -> (tensor, graph or None, note) of its first chosen face.
+
+        Raises:
+            ValueError: the face step found no face.
+        """
+        tensor, graph, record = self.prepare_faces(image)[0]
+        if tensor is None:
+            raise ValueError("no face found")
+        return tensor, graph, _note(record)
+
+    def _tensor_and_graph(self, image: np.ndarray) -> tuple[torch.Tensor, object]:
+        start = time.perf_counter()
         graph = self.loaded.graph_for(image)
         after_graph = time.perf_counter()
         tensor = self.loaded.tensor_for(image)
-        done = time.perf_counter()
-        self.timings.faces += after_faces - start
-        self.timings.graphs += after_graph - after_faces
-        self.timings.transform += done - after_graph
-        return tensor, graph, note
+        self.timings.graphs += after_graph - start
+        self.timings.transform += time.perf_counter() - after_graph
+        return tensor, graph
 
     @torch.no_grad()
     def predict_items(self, items: Sequence[tuple[torch.Tensor, object]]) -> np.ndarray:
@@ -152,7 +174,8 @@ class Predictor:
         return probs
 
     def predict_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Probabilities (N, num_classes) for decoded uint8 images (HxW or HxWx3), one batch."""
+        """Probabilities (N, num_classes) for decoded uint8 images (HxW or HxWx3), one batch
+        (the first chosen face of each with a face step; ValueError when one has none)."""
         prepared = [self.prepare(image)[:2] for image in images]
         self.timings.images += len(prepared)
         return self.predict_items(prepared)
@@ -165,8 +188,14 @@ class Predictor:
     def predict_entries(self, entries: Sequence[tuple[Path, str | None]], batch_size: int = 64,
                         on_batch: Callable[[int], None] | None = None) -> list[Prediction]:
         """``predict_paths`` over ``expand_inputs`` entries; inputs naming nothing stay error rows in place."""
-        found = iter(self.predict_paths([p for p, err in entries if err is None], batch_size, on_batch))
-        return [next(found) if err is None else Prediction(str(p), error=err) for p, err in entries]
+        rows = self.predict_paths([p for p, err in entries if err is None], batch_size, on_batch)
+        by_path: dict[str, list[Prediction]] = {}
+        for row in rows:
+            by_path.setdefault(row.path, []).append(row)
+        out: list[Prediction] = []
+        for path, err in entries:
+            out.extend(by_path.pop(str(path), []) if err is None else [Prediction(str(path), error=err)])
+        return out
 
     def predict_paths(self, paths: Sequence[str | Path], batch_size: int = 64,
                       on_batch: Callable[[int], None] | None = None) -> list[Prediction]:
@@ -174,47 +203,55 @@ class Predictor:
 
         Args:
             paths: image files.
-            batch_size: images per forward pass.
+            batch_size: files per forward pass (with ``select: all`` every face of them).
             on_batch: called with the number of files finished after each batch (progress).
 
         Returns:
-            One Prediction per path, in order.
+            One Prediction per path in order, or with ``select: all`` one per face found
+            (an image without a face keeps one row, saying so).
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        results = [Prediction(str(p)) for p in paths]
-        for start in range(0, len(results), batch_size):
-            chunk = results[start:start + batch_size]
+        paths = [str(p) for p in paths]
+        results: list[Prediction] = []
+        for start in range(0, len(paths), batch_size):
+            chunk = paths[start:start + batch_size]
             ready: list[tuple[Prediction, tuple[torch.Tensor, object]]] = []
-            for row in chunk:
-                prepared = self._prepare_file(row)
-                if prepared is not None:
-                    ready.append((row, prepared))
+            for path in chunk:
+                for row, prepared in self._prepare_file(path):
+                    results.append(row)
+                    if prepared is not None:
+                        ready.append((row, prepared))
             if ready:
                 self._run_batch(ready)
             if on_batch is not None:
                 on_batch(len(chunk))
         return results
 
-    def _prepare_file(self, row: Prediction) -> tuple[torch.Tensor, object] | None:
+    def _prepare_file(self, path: str) -> list[tuple[Prediction, tuple[torch.Tensor, object] | None]]:
         start = time.perf_counter()
         try:
-            image = self.read(row.path)
+            image = self.read(path)
         except ImageReadError as err:
-            row.error = err.reason
-            return None
+            return [(Prediction(path, error=err.reason), None)]
         except OSError as err:  # a folder given as a file, a permission problem
-            row.error = f"cannot open: {err.strerror or err}"
-            return None
+            return [(Prediction(path, error=f"cannot open: {err.strerror or err}"), None)]
         finally:
             self.timings.read += time.perf_counter() - start
         try:
-            tensor, graph, row.note = self.prepare(image)
+            faces = self.prepare_faces(image)
         except Exception as err:  # one odd image (e.g. a blank one the builder rejects) must not stop the rest
-            row.error = f"preprocessing failed: {type(err).__name__}: {err}"
-            return None
-        self.timings.images += 1
-        return tensor, graph
+            return [(Prediction(path, error=f"preprocessing failed: {type(err).__name__}: {err}"), None)]
+        out = []
+        for tensor, graph, record in faces:
+            row = Prediction(path, note=_note(record), face=record)
+            if tensor is None:
+                row.error = "no face found"
+                out.append((row, None))
+                continue
+            self.timings.images += 1
+            out.append((row, (tensor, graph)))
+        return out
 
     def _run_batch(self, ready: list[tuple[Prediction, tuple[torch.Tensor, object]]]) -> None:
         try:
@@ -227,26 +264,51 @@ class Predictor:
             row.probabilities = p
 
 
+def _note(record: FaceRecord | None) -> str | None:
+    if record is None:
+        return None
+    return record.note if record.found else "no face found: the whole image was used"
+
+
+# Face record columns of the CSV, written when a face step ran.
+FACE_COLUMNS = ("face_found", "face_count", "face_index", "face_box", "face_landmarks", "face_angle",
+                "face_detector")
+
+
+def _face_cells(record: FaceRecord | None) -> list[str]:
+    if record is None:
+        return [""] * len(FACE_COLUMNS)
+    d = record.to_dict()
+    return [str(int(record.found)), str(record.count), "" if record.index is None else str(record.index),
+            json.dumps(d["box"]) if record.box else "", json.dumps(d["landmarks"]) if record.landmarks else "",
+            "" if record.angle is None else f"{record.angle:.3f}", record.detector]
+
+
 def write_csv(predictions: Sequence[Prediction], class_names: Sequence[str], path: str | Path) -> Path:
-    """One row per input: file, predicted class, its probability, every class probability, note, error."""
+    """One row per input (or face): file, predicted class, its probability, every class
+    probability, note, error, and the ``FACE_COLUMNS`` when a face step ran."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with_faces = any(row.face is not None for row in predictions)
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "predicted", "probability", *(f"prob_{c}" for c in class_names),
-                         "note", "error"])
+                         "note", "error", *(FACE_COLUMNS if with_faces else ())])
         for row in predictions:
+            faces = _face_cells(row.face) if with_faces else []
             if row.probabilities is None:
-                writer.writerow([row.path, "", "", *([""] * len(class_names)), row.note or "", row.error or ""])
+                writer.writerow([row.path, "", "", *([""] * len(class_names)), row.note or "", row.error or "",
+                                 *faces])
                 continue
             top = row.top
             writer.writerow([row.path, class_names[top], f"{row.probabilities[top]:.6g}",
-                             *(f"{p:.6g}" for p in row.probabilities), row.note or "", row.error or ""])
+                             *(f"{p:.6g}" for p in row.probabilities), row.note or "", row.error or "", *faces])
     return path
 
 
 def to_records(predictions: Sequence[Prediction], class_names: Sequence[str]) -> list[dict]:
-    """JSON-ready dicts: file, predicted, probability, probabilities {class: p}, note, error."""
+    """JSON-ready dicts: file, predicted, probability, probabilities {class: p}, note, error,
+    and ``face`` (the face record) when a face step ran."""
     records = []
     for row in predictions:
         record: dict = {"file": row.path, "predicted": None, "probability": None, "probabilities": None}
@@ -254,6 +316,8 @@ def to_records(predictions: Sequence[Prediction], class_names: Sequence[str]) ->
             record.update(predicted=class_names[row.top], probability=float(row.probabilities[row.top]),
                           probabilities={c: float(p) for c, p in zip(class_names, row.probabilities)})
         record.update(note=row.note, error=row.error)
+        if row.face is not None:
+            record["face"] = row.face.to_dict()
         records.append(record)
     return records
 

@@ -20,6 +20,7 @@ from fer_graph.data.readers import LAYOUTS, resolve_options
 from fer_graph.data.streaming import LOADING_MODES
 from fer_graph.data.transforms import build_transforms
 from fer_graph.errors import ConfigError
+from fer_graph.faces.params import FaceParams
 from fer_graph.granular.graph import GBRParams
 from fer_graph.models.factory import DEFAULT_CONFIG as MODEL_DEFAULTS
 from fer_graph.models.factory import resolve_config as resolve_model_config
@@ -57,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
         "augmentation": {},
         "max_missing": 0,
         "loading": "preload",
+        "face_crop": False,
     },
     "graphs": {"store": None, "num_workers": 2, "address": None, **_GBR_DEFAULTS},
     "model": copy.deepcopy(MODEL_DEFAULTS),
@@ -106,6 +108,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "data.root": (str, type(None)),
     "data.mean": (*_NUM, list),
     "data.std": (*_NUM, list),
+    "data.face_crop": (bool, dict),  # a mapping of fer_graph.faces.FaceParams fields
     "graphs.store": (str, type(None)),
     "graphs.address": (str, type(None)),
     "graphs.image_size": (int, type(None)),
@@ -298,6 +301,9 @@ def _check_values(config: dict) -> None:
     data, model = config["data"], config["model"]
     if data["max_missing"] < 0:
         raise ConfigError(f"data.max_missing: must be >= 0, got {data['max_missing']}")
+    if data["face_crop"] is not False:
+        if FaceParams.from_section(data["face_crop"]).select != "largest":
+            raise ConfigError("data.face_crop.select: a dataset sample uses one face; set it to largest")
     if data["in_chans"] != model["in_chans"]:
         raise ConfigError(
             f"model.in_chans: {model['in_chans']} disagrees with data.in_chans {data['in_chans']}"
@@ -364,7 +370,9 @@ def _absolutise(config: dict) -> None:
         data["root"] = str(Path(exp["output_dir"]) / "data" / name)
     data["root"] = str(Path(data["root"]).expanduser().resolve())
     if graphs["store"] is None:
-        graphs["store"] = str(Path(exp["output_dir"]) / "graphs" / f"{Path(data['root']).name}.h5")
+        # Face-cropped graphs are another dataset's: never the same file as the uncropped ones.
+        suffix = "_faces" if data["face_crop"] is not False else ""
+        graphs["store"] = str(Path(exp["output_dir"]) / "graphs" / f"{Path(data['root']).name}{suffix}.h5")
     graphs["store"] = str(Path(graphs["store"]).expanduser().resolve())
     ckpt = config["model"]["checkpoint_path"]
     if ckpt is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from fer_graph.data.build import build_graph_store
+from fer_graph.data.face_crops import RECORDS, crop_cache, crop_faces
 from fer_graph.data.freshness import check_store, sample_fingerprints
 from fer_graph.data.protocols import Fold, make_folds
 from fer_graph.data.readers import DatasetIndex, DatasetLayoutError, discover
@@ -19,6 +20,7 @@ from fer_graph.data.store import GraphStore
 from fer_graph.data.store_lock import store_lock
 from fer_graph.data.synthetic import write_synthetic_dataset
 from fer_graph.errors import ConfigError
+from fer_graph.faces import FaceModelError, FaceParams
 from fer_graph.granular.graph import GBRParams
 from fer_graph.models.factory import uses_graphs
 
@@ -45,6 +47,8 @@ def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
         index = discover(root, data["layout"], data["layout_options"])
     except (DatasetLayoutError, FileNotFoundError, ValueError) as err:
         raise ConfigError(f"data.root: {err}") from err
+    if data["face_crop"] is not False:
+        index = _crop_faces(config, index, console)
     if index.left_out:
         console.print(f"{root} ({index.layout}): left out {index.left_out_summary()}")
     target = config["loss"]["target"]
@@ -58,6 +62,19 @@ def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
             f"({', '.join(index.class_names)})"
         )
     return index
+
+
+def _crop_faces(config: dict, index: DatasetIndex, console: Console) -> DatasetIndex:
+    """``data.face_crop``: the index of the samples' aligned face crops (see data/face_crops.py)."""
+    params = FaceParams.from_section(config["data"]["face_crop"]).with_size(config["data"]["image_size"])
+    cache = crop_cache(config["graphs"]["store"])
+    try:
+        cropped, summary = crop_faces(index, params, cache, progress=config["train"]["progress"], log=console.print)
+    except FaceModelError as err:
+        raise ConfigError(f"data.face_crop: {err}") from err
+    note = f", no face found in {len(summary.no_face)} (records in {cache / RECORDS})" if summary.no_face else ""
+    console.print(f"face crops in {cache}: {summary.cropped} images ({summary.reused} reused){note}")
+    return cropped
 
 
 def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> GraphStore | None:

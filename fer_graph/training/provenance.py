@@ -21,7 +21,8 @@ UNHASHED = (
 )
 # Keys added after runs were recorded, with the value that reproduces those runs: hashed only
 # when set to something else, so the recorded runs keep their hash and stay reusable.
-HASHED_UNLESS = {"data.labels": "majority", "loss.target": "hard", "data.layout_options": {}}
+HASHED_UNLESS = {"data.labels": "majority", "loss.target": "hard", "data.layout_options": {},
+                 "data.face_crop": False}
 
 
 def _portable(value):

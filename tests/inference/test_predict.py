@@ -152,25 +152,108 @@ def test_real_ckplus_images_predict(loaded, ckplus_dir):
     assert all(r.error is None and r.probabilities.sum() == pytest.approx(1.0, abs=1e-5) for r in rows)
 
 
-def test_face_detector_notes(loaded, fer2013_dir):
-    from fer_graph.inference.faces import FaceDetector
-
-    detector = FaceDetector()
-    blank = np.full((200, 260), 128, np.uint8)
-    assert "no face found" in detector.crop(blank).note
-    face = load_image(fer2013_dir / "test" / "happy" / "PrivateTest_10077120.jpg")
+def test_lbp_fallback_crops_the_pasted_face_and_records_a_missing_one(loaded, fer2013_dir):
     from PIL import Image
 
+    from fer_graph.inference.faces import LBPFaceDetector
+
+    detector = LBPFaceDetector(on_missing="whole")
+    blank = np.full((200, 260), 128, np.uint8)
+    (none,) = detector.run(blank)
+    assert not none.record.found and none.image is blank
+    face = load_image(fer2013_dir / "test" / "happy" / "PrivateTest_10077120.jpg")
     canvas = np.full((360, 480), 90, np.uint8)
     canvas[100:260, 200:360] = np.asarray(Image.fromarray(face).resize((160, 160), Image.BILINEAR))
-    crop = detector.crop(canvas)
-    row, col, height, width = crop.box
+    (found,) = detector.run(canvas)
+    left, top, right, bottom = found.record.box
     # the detected box lies on the pasted face (not elsewhere on the canvas)
-    assert 100 <= row + height / 2 <= 260 and 200 <= col + width / 2 <= 360
-    assert crop.image.shape[0] < canvas.shape[0] and crop.image.shape[1] < canvas.shape[1]
+    assert 100 <= (top + bottom) / 2 <= 260 and 200 <= (left + right) / 2 <= 360
+    assert found.image.shape[0] < canvas.shape[0] and found.record.detector == "lbp"
     probs = Predictor(loaded, detector).predict_images([canvas, blank])
     assert probs.shape == (2, 7)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def _face_checkpoint(tiny_checkpoint: Path, out: Path) -> Path:
+    """The tiny checkpoint as if trained with ``data.face_crop`` (its config stores the settings)."""
+    from fer_graph.models.checkpoint import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(tiny_checkpoint)
+    state["config"]["data"]["face_crop"] = {"eye_height": 0.42}
+    return save_checkpoint(state, out)
+
+
+def _scene_dataset(fer2013_dir: Path, root: Path) -> Path:
+    """test/<class>/<file>.png: real FER-2013 faces pasted, enlarged and turned, onto textured scenes."""
+    from PIL import Image
+
+    from fer_graph.faces.scenes import random_scene
+
+    rng = np.random.default_rng(4)
+    for name in ("happy/PrivateTest_10077120.jpg", "neutral/PrivateTest_10086748.jpg"):
+        scene, _ = random_scene(load_image(fer2013_dir / "test" / name), rng, max_angle=12.0)
+        path = root / "test" / Path(name).with_suffix(".png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(scene).save(path)
+    path = root / "test" / "sad" / "no_face.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from fer_graph.faces.scenes import textured_background
+
+    Image.fromarray(textured_background(300, 300, rng)).save(path)
+    return root
+
+
+def test_prediction_on_a_scene_equals_evaluation_on_its_face_crop(tiny_checkpoint, fer2013_dir, tmp_path):
+    """predict.py --detect-faces on a photo == run.py's evaluation of the data.face_crop dataset."""
+    from fer_graph.data.face_crops import crop_faces
+    from fer_graph.inference.faces import face_params_for, face_step_for
+
+    loaded = load_model(_face_checkpoint(tiny_checkpoint, tmp_path / "faces.pt"))
+    params = face_params_for(loaded.config)
+    assert params.eye_height == 0.42 and params.size == loaded.config["data"]["image_size"]
+    root = _scene_dataset(fer2013_dir, tmp_path / "data")
+    index, summary = crop_faces(discover(root, "imagefolder"), params, tmp_path / "crops", progress=False)
+    assert summary.no_face == ["test/sad/no_face.png"] and len(index) == 2
+    with GraphStoreWriter(tmp_path / "graphs.h5", loaded.graph_params, index.class_names) as writer:
+        writer.append([s.id for s in index.samples], [s.label for s in index.samples],
+                      [s.split for s in index.samples],
+                      GraphArrays.from_graphs([build_graph(index.load(s), loaded.graph_params) for s in index.samples]))
+    ids = [s.id for s in index.samples]
+    loader = make_loader(loaded.config, index, GraphStore(tmp_path / "graphs.h5"), ids, train=False, seed=0)
+    result = evaluate(loaded.model, loader, CSGBSBFLoss(), torch.device("cpu"))
+
+    rows = Predictor(loaded, face_step_for(loaded.config)).predict_paths([root / i for i in ids] +
+                                                                         [root / "test/sad/no_face.png"])
+    np.testing.assert_allclose(np.stack([r.probabilities for r in rows[:2]]), result.probabilities, atol=2e-6)
+    assert all(r.face.found and r.face.count == 1 and len(r.face.landmarks) == 5 for r in rows[:2])
+    assert rows[2].probabilities is None and rows[2].error == "no face found" and not rows[2].face.found
+
+
+def test_all_faces_gives_one_row_per_face_and_records_reach_csv_and_json(loaded, fer2013_dir, tmp_path):
+    from PIL import Image
+
+    from fer_graph.faces.scenes import paste_face, textured_background
+    from fer_graph.inference.faces import face_step_for
+    from fer_graph.inference.predict import FACE_COLUMNS, write_csv, write_json
+
+    scene = textured_background(360, 560, np.random.default_rng(2))
+    for name, centre, side in (("happy/PrivateTest_10077120.jpg", (410.0, 190.0), 200.0),
+                               ("neutral/PrivateTest_10086748.jpg", (140.0, 180.0), 150.0)):
+        paste_face(scene, load_image(fer2013_dir / "test" / name), centre, side, 0.0)
+    Image.fromarray(scene).save(tmp_path / "two.png")
+    Image.fromarray(textured_background(200, 200, np.random.default_rng(3))).save(tmp_path / "none.png")
+    step = face_step_for(loaded.config, select="all")
+    rows = Predictor(loaded, step).predict_paths([tmp_path / "two.png", tmp_path / "none.png"])
+    assert [(Path(r.path).name, r.face.index) for r in rows] == [("two.png", 0), ("two.png", 1), ("none.png", None)]
+    assert rows[0].face.box[0] > 300 and rows[1].face.box[2] < 260  # largest (right) first
+    with open(write_csv(rows, loaded.class_names, tmp_path / "p.csv"), newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert set(FACE_COLUMNS) <= set(table[0])
+    assert [r["face_count"] for r in table] == ["2", "2", "0"] and table[2]["error"] == "no face found"
+    assert json.loads(table[1]["face_box"]) == list(rows[1].face.box)
+    records = json.loads(write_json(rows, loaded.class_names, tmp_path / "p.json").read_text())
+    assert records[0]["face"]["landmarks"] == [list(p) for p in rows[0].face.landmarks]
+    assert records[2]["face"]["found"] is False and records[2]["probabilities"] is None
 
 
 def test_predict_tool_writes_csv_and_json(tiny_checkpoint, inputs, tmp_path, monkeypatch):
@@ -180,7 +263,7 @@ def test_predict_tool_writes_csv_and_json(tiny_checkpoint, inputs, tmp_path, mon
 
     out = tmp_path / "preds.csv"
     code = tool.main([str(tiny_checkpoint), str(inputs["root"]), "--out", str(out), "--json",
-                      "--batch-size", "3", "--no-progress", "--detect-faces"])
+                      "--batch-size", "3", "--no-progress", "--detect-faces", "--whole-image-if-no-face"])
     assert code == tool.EXIT_FAILURES  # the broken files make it report failures
     with open(out, newline="") as fh:
         table = list(csv.DictReader(fh))
@@ -195,7 +278,7 @@ def test_predict_tool_writes_csv_and_json(tiny_checkpoint, inputs, tmp_path, mon
         assert sum(probs) == pytest.approx(1.0, abs=1e-4)
         assert r["predicted"] == class_names[int(np.argmax(probs))]
         assert float(r["probability"]) == pytest.approx(max(probs))
-        assert r["note"]  # the face detector says what it did for every image
+        assert r["note"] and r["face_found"] in ("0", "1")  # the face step says what it did for every image
     records = json.loads(out.with_suffix(".json").read_text())
     assert [Path(r["file"]) for r in records] == files
     assert sum(r["error"] is not None for r in records) == 2

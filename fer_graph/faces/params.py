@@ -1,0 +1,106 @@
+"""The face step's settings: detector, face choice and the framing of the aligned crop.
+
+The framing says where the eyes land in the crop, as fractions of its side: the distance
+between the eye centres, the height of their midpoint and its horizontal place. The defaults
+are measured on FER-2013 training faces (``benchmarks/measure_framing.py``); FERPlus holds the
+same faces, so it shares them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from fer_graph.errors import ConfigError
+
+DETECTORS = ("hog", "cnn")
+SELECTIONS = ("largest", "all")
+ON_MISSING = ("skip", "whole")
+
+# Eye framing measured by benchmarks/measure_framing.py on 1,500 FER-2013 Training faces
+# (medians of the 1,138 where one face was found; quartiles of the eye distance 0.324..0.394,
+# of the eye height 0.376..0.421). FERPlus is the same faces. Keys are the `framing` names a
+# config can ask for.
+FRAMINGS: dict[str, dict[str, float]] = {
+    "fer2013": {"eye_distance": 0.360, "eye_height": 0.401, "eye_center": 0.499},
+}
+FRAMINGS["ferplus"] = FRAMINGS["fer2013"]
+
+
+@dataclass(frozen=True)
+class FaceParams:
+    """Every setting of the face step.
+
+    Attributes:
+        detector: ``hog`` (dlib's HOG + linear SVM, fast on a CPU) or ``cnn`` (dlib's MMOD CNN,
+            more robust to pose, much slower without a GPU).
+        upsample: times the image is doubled before detection (1 finds faces from ~40 px).
+        max_side: larger images are searched on a copy shrunk to this side; landmarks and the
+            crop use the full image.
+        select: ``largest`` face only, or ``all`` faces (largest first).
+        eye_distance: distance between the eye centres, as a fraction of the crop side.
+        eye_height: height of the eyes' midpoint from the top, as a fraction of the side.
+        eye_center: horizontal place of the eyes' midpoint, as a fraction of the side.
+        size: crop side in pixels; 0 means the model's ``data.image_size``.
+        on_missing: ``skip`` an image without a face (a recorded row) or use it ``whole``.
+    """
+
+    detector: str = "hog"
+    upsample: int = 1
+    max_side: int = 640
+    select: str = "largest"
+    eye_distance: float = FRAMINGS["fer2013"]["eye_distance"]
+    eye_height: float = FRAMINGS["fer2013"]["eye_height"]
+    eye_center: float = FRAMINGS["fer2013"]["eye_center"]
+    size: int = 0
+    on_missing: str = "skip"
+
+    def __post_init__(self) -> None:
+        checks = {
+            "detector": self.detector in DETECTORS, "select": self.select in SELECTIONS,
+            "on_missing": self.on_missing in ON_MISSING, "upsample": 0 <= self.upsample <= 3,
+            "max_side": self.max_side >= 64, "size": self.size >= 0,
+            "eye_distance": 0.05 < self.eye_distance < 1.0, "eye_height": 0.0 < self.eye_height < 1.0,
+            "eye_center": 0.0 < self.eye_center < 1.0,
+        }
+        choices = {"detector": DETECTORS, "select": SELECTIONS, "on_missing": ON_MISSING}
+        for key, ok in checks.items():
+            if not ok:
+                allowed = f"one of {', '.join(choices[key])}" if key in choices else "out of range"
+                raise ValueError(f"{key}: {getattr(self, key)!r} is {allowed}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_size(self, size: int) -> FaceParams:
+        """These settings with ``size`` filled in where it is 0 (the model's image size)."""
+        return self if self.size else replace(self, size=int(size))
+
+    @classmethod
+    def from_section(cls, section: bool | dict, key: str = "data.face_crop") -> FaceParams:
+        """Settings from a config value: ``true`` (defaults) or a mapping of fields, plus
+        ``framing`` naming a measured framing (a key of ``FRAMINGS``).
+
+        Raises:
+            ConfigError: an unknown key, a wrong type or a bad value, naming ``key.<field>``.
+        """
+        if section is True:
+            return cls()
+        if not isinstance(section, dict):
+            raise ConfigError(f"{key}: expected true, false or a mapping, got {section!r}")
+        values = dict(section)
+        framing = values.pop("framing", None)
+        if framing is not None:
+            if framing not in FRAMINGS:
+                raise ConfigError(f"{key}.framing: must be one of {', '.join(FRAMINGS)}, got {framing!r}")
+            values = {**FRAMINGS[framing], **values}
+        known = {f.name: f for f in fields(cls)}
+        for name, value in values.items():
+            if name not in known:
+                raise ConfigError(f"{key}.{name}: unknown key (known here: framing, {', '.join(known)})")
+            want = int if known[name].type == "int" else float if known[name].type == "float" else str
+            if isinstance(value, bool) or not isinstance(value, (int, float) if want is float else want):
+                raise ConfigError(f"{key}.{name}: expected {want.__name__}, got {value!r}")
+        try:
+            return cls(**values)
+        except ValueError as err:
+            raise ConfigError(f"{key}.{err}") from err

@@ -1,0 +1,16 @@
+"""Helpers for the face tests: real FER-2013 faces that dlib finds, and their crop landmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fer_graph.data.readers import load_image
+
+# PrivateTest faces the HOG detector finds in their own (enlarged) crops.
+FACES = ("happy/PrivateTest_10077120.jpg", "neutral/PrivateTest_10086748.jpg")
+
+
+def fer_face(fer2013_dir: Path, which: int = 0) -> np.ndarray:
+    return load_image(fer2013_dir / "test" / FACES[which])

@@ -1,0 +1,117 @@
+"""The face step on scenes with real FER-2013 faces pasted at known places, sizes and turns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_graph.faces import FaceParams, FaceStep
+from fer_graph.faces.align import crop_matrix, eye_centres, image_to_crop, roll_degrees
+from fer_graph.faces.framing import crop_landmarks
+from fer_graph.faces.scenes import paste_face, textured_background
+
+from faces_helpers import fer_face
+
+pytestmark = pytest.mark.datasets
+
+PARAMS = FaceParams(size=96)
+
+
+@pytest.fixture(scope="module")
+def step() -> FaceStep:
+    return FaceStep(PARAMS)
+
+
+def _scene(faces: list[tuple[np.ndarray, tuple[float, float], float, float]], seed: int = 0,
+           shape: tuple[int, int] = (380, 560)):
+    scene = textured_background(*shape, np.random.default_rng(seed))
+    return scene, [paste_face(scene, crop, center, side, angle) for crop, center, side, angle in faces]
+
+
+@pytest.mark.parametrize("angle", [-18.0, 0.0, 12.0])
+def test_one_face_is_found_where_it_was_pasted_with_its_landmarks_and_turn(step, fer2013_dir, angle):
+    crop = fer_face(fer2013_dir)
+    scene, (placed,) = _scene([(crop, (230.0, 190.0), 180.0, angle)])
+    (face,) = step.run(scene)
+    record = face.record
+    assert record.found and record.count == 1 and record.index == 0 and record.detector == "hog"
+
+    left, top, right, bottom = record.box
+    centre = np.array([(left + right) / 2, (top + bottom) / 2])
+    assert np.hypot(*(centre - placed.center)) < 0.15 * placed.side
+    assert 0.5 * placed.side < right - left < 1.1 * placed.side
+
+    # The landmarks dlib finds on the crop itself, carried into the scene by the paste's map.
+    expected = placed.to_scene(crop_landmarks(step, crop))
+    found = np.array(record.landmarks)
+    assert found.shape == (5, 2)
+    assert np.abs(found - expected).max() < 0.06 * placed.side
+    assert record.angle == pytest.approx(roll_degrees(crop_landmarks(step, crop)) + angle, abs=3.0)
+
+
+def test_aligned_crop_puts_the_eyes_where_the_framing_says_and_matches_the_crop_aligned_directly(
+        step, fer2013_dir):
+    crop = fer_face(fer2013_dir)
+    scene, _ = _scene([(crop, (260.0, 200.0), 200.0, 15.0)], seed=1)
+    (face,) = step.run(scene)
+    assert face.image.shape == (96, 96, 3)
+    p = PARAMS
+    matrix = crop_matrix(np.array(face.record.landmarks), p.size, p.eye_distance, p.eye_height, p.eye_center)
+    left, right = (image_to_crop(matrix, e[None])[0] + 0.5 for e in eye_centres(face.record.landmarks))
+    np.testing.assert_allclose(left, [(p.eye_center - p.eye_distance / 2) * 96, p.eye_height * 96], atol=1e-6)
+    np.testing.assert_allclose(right, [(p.eye_center + p.eye_distance / 2) * 96, p.eye_height * 96], atol=1e-6)
+    # The same framing applied to the original crop (on its own landmarks) shows the same face.
+    direct = step.align(crop, crop_landmarks(step, crop))
+    ours = face.image.mean(axis=2)
+    inner = (slice(24, 84), slice(16, 80))  # eyes to mouth: inside the pasted crop in both
+    corr = np.corrcoef(ours[inner].ravel(), direct[inner].astype(float).ravel())[0, 1]
+    assert corr > 0.9
+
+
+def test_a_scene_without_a_face_is_a_record_and_no_crop_unless_whole_is_asked(fer2013_dir):
+    scene = textured_background(400, 500, np.random.default_rng(7))
+    (skipped,) = FaceStep(PARAMS).run(scene)
+    assert skipped.image is None
+    assert not skipped.record.found and skipped.record.count == 0 and skipped.record.box is None
+    assert skipped.record.note == "no face found"
+    (whole,) = FaceStep(FaceParams(size=96, on_missing="whole")).run(scene)
+    assert whole.image is scene or np.array_equal(whole.image, scene)
+    assert not whole.record.found
+
+
+def test_two_faces_largest_first_and_all_on_request(fer2013_dir):
+    big, small = fer_face(fer2013_dir, 0), fer_face(fer2013_dir, 1)
+    scene, placed = _scene([(small, (140.0, 180.0), 150.0, -10.0), (big, (410.0, 200.0), 210.0, 8.0)], seed=2)
+    (largest,) = FaceStep(PARAMS).run(scene)
+    assert largest.record.count == 2
+    box = largest.record.box
+    assert box[0] < placed[1].center[0] < box[2] and box[1] < placed[1].center[1] < box[3]
+
+    both = FaceStep(FaceParams(size=96, select="all")).run(scene)
+    assert [f.record.index for f in both] == [0, 1] and all(f.record.count == 2 for f in both)
+    for face, where in zip(both, (placed[1], placed[0])):
+        left, top, right, bottom = face.record.box
+        assert left < where.center[0] < right and top < where.center[1] < bottom
+        assert face.image.shape == (96, 96, 3)
+    areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in (f.record.box for f in both)]
+    assert areas[0] >= areas[1]
+
+
+def test_a_large_photo_is_searched_shrunk_and_boxes_come_back_in_full_size(fer2013_dir):
+    crop = fer_face(fer2013_dir)
+    scene, (placed,) = _scene([(crop, (700.0, 520.0), 420.0, 5.0)], seed=3, shape=(1000, 1300))
+    (face,) = FaceStep(FaceParams(size=96, max_side=640)).run(scene)
+    left, top, right, bottom = face.record.box
+    assert left < placed.center[0] < right and top < placed.center[1] < bottom
+    assert 0.5 * placed.side < right - left < 1.1 * placed.side
+
+
+def test_records_serialise_and_bad_inputs_are_refused(step, fer2013_dir):
+    scene, _ = _scene([(fer_face(fer2013_dir), (230.0, 190.0), 180.0, 0.0)])
+    record = step.run(scene)[0].record.to_dict()
+    assert set(record) == {"found", "count", "detector", "index", "box", "score", "landmarks", "angle"}
+    assert len(record["box"]) == 4 and len(record["landmarks"]) == 5
+    with pytest.raises(ValueError, match="uint8"):
+        step.run(scene.astype(np.float32))
+    with pytest.raises(ValueError, match="with_size"):
+        FaceStep(FaceParams())
