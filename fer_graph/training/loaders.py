@@ -16,6 +16,7 @@ from fer_graph.data.dataset import (
 from fer_graph.data.readers import DatasetIndex
 from fer_graph.data.store import GraphStore
 from fer_graph.data.transforms import build_transforms
+from fer_graph.training.sampling import train_sampler
 
 
 def make_loader(
@@ -46,10 +47,12 @@ def make_loader(
         graph_ids=graph_ids, votes=votes, target=target,
     )
     batch = train_cfg["batch_size"]
+    sampler = train_sampler(config, [label_of[i] for i in ids]) if train else None
     return DataLoader(
         dataset,
         batch_size=batch,
-        shuffle=train,
+        shuffle=train and sampler is None,
+        sampler=sampler,
         # A last batch of one sample breaks BatchNorm in training; evaluation keeps every sample.
         drop_last=train and len(ids) % batch == 1,
         collate_fn=collate_batch if train else evaluation_collate(train_cfg["tta_hflip"])[0],
