@@ -284,6 +284,7 @@ class Trainer:
                 "lower train.lr, set train.grad_clip, or turn off train.amp"
             )
         if self.scaler.is_enabled():
+            self.scaler.scale(loss_value)  # creates the scale tensor when this is the first step
             self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
         self.console.print(f"epoch {epoch}, step {step + 1}: loss {loss_value.item()}, step skipped",
                            style="yellow")
