@@ -52,6 +52,7 @@ class CSGBSBF(nn.Module):
         graph_guidance_stage: int | None = None,
         sren_conv: str = "gcn",
         sren_residual: bool = False,
+        sren_readout: str = "linear",
     ) -> None:
         """Builds every part; the arguments mirror create_model's config keys.
 
@@ -83,6 +84,7 @@ class CSGBSBF(nn.Module):
             self.sren = SREN(
                 in_features=node_features, hidden=sren_hidden, num_layers=sren_layers,
                 embed_dim=embed_dim, backend=graph_backend, conv=sren_conv, residual=sren_residual,
+                readout=sren_readout,
             )
             self.srsn = SRSN(embed_dim=embed_dim, component_dim=component_dim, num_components=num_components)
             if agm_enabled:

@@ -21,7 +21,8 @@ DEFAULT_AGM: dict[str, Any] = {"enabled": True, "mode": "global", "pairs": [[-1,
 # alone costs as much as a resnet18 step. drop_rate is dropout before CHN / the baseline head;
 # head_norm puts a BatchNorm1d before CHN's linear layer (see CHN). Variants beyond the paper
 # (off by default): graph_head "concat" (F_b^s beside F_u into CHN), graph_guidance_stage (GVG
-# into that VREN stage), sren_conv "gin" and sren_residual.
+# into that VREN stage), sren_conv "gin" and sren_residual. sren_readout "mean" (F_b^s = the
+# mean node state of a D_e-wide last layer, as Eqs. 3-4 read) replaces the [mean|max] + linear.
 DEFAULT_CONFIG: dict[str, Any] = {
     "name": "cs_gbsbf",
     "backbone": "swin_base_patch4_window7_224",
@@ -47,6 +48,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "graph_guidance_stage": None,
     "sren_conv": "gcn",
     "sren_residual": False,
+    "sren_readout": "linear",
 }
 
 _POSITIVE_INTS = (
@@ -137,4 +139,5 @@ def create_model(config: Mapping[str, Any] | None = None) -> nn.Module:
         rfn_temperature=cfg["rfn_temperature"], head_norm=cfg["head_norm"],
         graph_head=cfg["graph_head"], graph_guidance_stage=cfg["graph_guidance_stage"],
         sren_conv=cfg["sren_conv"], sren_residual=bool(cfg["sren_residual"]),
+        sren_readout=cfg["sren_readout"],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import warnings
 from typing import Mapping
 
 import torch
@@ -14,6 +15,9 @@ from fer_graph.data.graph_batch import GraphBatch
 
 BACKENDS = ("auto", "dgl", "torch")
 CONVS = ("gcn", "gin")
+# "linear": [mean | max] of the last layer's node states through a linear layer to D_e;
+# "mean": the mean of the last layer's node states, which must then be D_e wide (Eqs. 3-4).
+READOUTS = ("linear", "mean")
 
 
 def dgl_available() -> bool:
@@ -21,17 +25,45 @@ def dgl_available() -> bool:
     return importlib.util.find_spec("dgl") is not None
 
 
+@functools.lru_cache(maxsize=1)
+def dgl_import_error() -> str | None:
+    """Why an installed DGL does not import (None when it imports); tried once per process."""
+    try:
+        _import_dgl()
+    except Exception as err:  # a broken install fails in many ways: missing libs, wrong backend
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """Maps "auto" to "dgl" on CPU when DGL is installed, else "torch" (no DGL runs on CUDA)."""
+    """Maps "auto" to "dgl" on CPU when DGL imports, else "torch" (no DGL runs on CUDA).
+
+    An installed DGL that fails to import makes "auto" use the torch backend, with a warning
+    naming the import error (given once per process).
+    """
     if backend not in BACKENDS:
         raise ValueError(f"graph_backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
-        return "dgl" if device.type == "cpu" and dgl_available() else "torch"
+        if device.type != "cpu" or not dgl_available():
+            return "torch"
+        error = dgl_import_error()
+        if error is not None:
+            _warn_fallback(error)
+            return "torch"
+        return "dgl"
     if backend == "dgl" and device.type != "cpu":
         raise RuntimeError(f"graph_backend 'dgl' runs on the CPU only, got device {device}")
     if backend == "dgl" and not dgl_available():
         raise RuntimeError("graph_backend 'dgl' needs DGL installed; use 'torch' or 'auto'")
+    if backend == "dgl" and dgl_import_error() is not None:
+        raise RuntimeError(f"graph_backend 'dgl': DGL does not import ({dgl_import_error()}); use 'torch' or 'auto'")
     return backend
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_fallback(error: str) -> None:
+    warnings.warn(f"graph_backend auto: DGL is installed but does not import ({error}); "
+                  "using the torch graph backend", RuntimeWarning, stacklevel=3)
 
 
 def _import_dgl():
@@ -132,12 +164,18 @@ class GINConv(nn.Module):
         return self.mlp(graph.sum_neighbours(h) + self.eps * h)
 
 
+def graph_mean(h: torch.Tensor, graph_index: torch.Tensor, num_graphs: int) -> torch.Tensor:
+    """Per-graph mean of node features, (num_graphs, F); empty graphs give 0."""
+    counts = torch.bincount(graph_index, minlength=num_graphs)
+    total = h.new_zeros(num_graphs, h.shape[1]).index_add_(0, graph_index, h)
+    return total / counts.clamp(min=1).to(h.dtype).unsqueeze(1)
+
+
 def graph_readout(h: torch.Tensor, graph_index: torch.Tensor, num_graphs: int) -> torch.Tensor:
     """Per-graph [mean | max] of node features, (num_graphs, 2 * F); empty graphs give 0."""
     width = h.shape[1]
     counts = torch.bincount(graph_index, minlength=num_graphs)
-    total = h.new_zeros(num_graphs, width).index_add_(0, graph_index, h)
-    mean = total / counts.clamp(min=1).to(h.dtype).unsqueeze(1)
+    mean = graph_mean(h, graph_index, num_graphs)
     if bool((graph_index[1:] >= graph_index[:-1]).all()):
         # collate_graphs keeps each graph's nodes contiguous: a segment max is ~2x faster
         peak = torch.segment_reduce(h, "max", lengths=counts, unsafe=True)
@@ -161,6 +199,7 @@ class SREN(nn.Module):
         backend: str = "auto",
         conv: str = "gcn",
         residual: bool = False,
+        readout: str = "linear",
     ) -> None:
         """Builds the layers.
 
@@ -173,13 +212,22 @@ class SREN(nn.Module):
             conv: "gcn" (the paper's GraphConv) or "gin".
             residual: add each layer's input to its output where the widths agree
                 (every layer after the first), for deeper stacks.
+            readout: one of READOUTS; "mean" needs hidden == embed_dim.
         """
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"sren_layers must be >= 1, got {num_layers}")
         if conv not in CONVS:
             raise ValueError(f"sren_conv must be one of {CONVS}, got {conv!r}")
-        resolve_backend(backend, torch.device("cpu"))
+        if readout not in READOUTS:
+            raise ValueError(f"sren_readout must be one of {READOUTS}, got {readout!r}")
+        if readout == "mean" and hidden != embed_dim:
+            raise ValueError(
+                f"sren_readout 'mean' makes F_b^s the mean node state, so sren_hidden ({hidden}) "
+                f"must equal embed_dim ({embed_dim})"
+            )
+        if backend != "auto":  # "auto" is resolved per batch, where the device is known
+            resolve_backend(backend, torch.device("cpu"))
         self.in_features = in_features
         self.hidden = hidden
         self.backend = backend
@@ -193,7 +241,7 @@ class SREN(nn.Module):
         )
         self.residual = residual
         self.activation = nn.ReLU()
-        self.readout = nn.Linear(2 * hidden, embed_dim)
+        self.readout = nn.Linear(2 * hidden, embed_dim) if readout == "linear" else None
 
     @property
     def num_layers(self) -> int:
@@ -235,4 +283,6 @@ class SREN(nn.Module):
             h = self.activation(h)
             if skip is not None:
                 h = h + skip
+        if self.readout is None:
+            return graph_mean(h, graphs.graph_index, graphs.num_graphs)
         return self.readout(graph_readout(h, graphs.graph_index, graphs.num_graphs))

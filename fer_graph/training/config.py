@@ -24,6 +24,12 @@ from fer_graph.faces.params import FaceParams
 from fer_graph.granular.graph import GBRParams
 from fer_graph.models.factory import DEFAULT_CONFIG as MODEL_DEFAULTS
 from fer_graph.models.factory import resolve_config as resolve_model_config
+from fer_graph.models.losses import BA_FORMS
+from fer_graph.models.sren import READOUTS as SREN_READOUTS
+from fer_graph.training.sampling import CLASS_WEIGHTS, SAMPLERS
+
+# Validation metrics a checkpoint can be selected on (higher is better); a search optimises the same.
+SELECT_METRICS = ("val_accuracy", "val_uf1", "val_uar")
 
 
 class _Loader(yaml.SafeLoader):
@@ -62,7 +68,10 @@ DEFAULTS: dict[str, Any] = {
     },
     "graphs": {"store": None, "num_workers": 2, "address": None, **_GBR_DEFAULTS},
     "model": copy.deepcopy(MODEL_DEFAULTS),
-    "loss": {"lambda_ba": 0.1, "bootstrap_alignment": True, "label_smoothing": 0.0, "target": "hard"},
+    "loss": {
+        "lambda_ba": 0.1, "bootstrap_alignment": True, "label_smoothing": 0.0, "target": "hard",
+        "ba_form": "batch_mean", "class_weights": "none",
+    },
     "train": {
         "optimizer": "adam",
         "lr": 1e-4,
@@ -84,6 +93,9 @@ DEFAULTS: dict[str, Any] = {
         "eval_every": 1,
         "progress": True,
         "max_steps_per_epoch": None,
+        "sampler": "none",
+        "select_metric": "val_accuracy",
+        "max_nonfinite_steps": 10,
     },
 }
 
@@ -135,20 +147,26 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "data.labels": LABEL_MODES,
     "data.loading": LOADING_MODES,
     "loss.target": TARGETS,
+    "loss.ba_form": BA_FORMS,
+    "loss.class_weights": CLASS_WEIGHTS,
     "model.name": ("cs_gbsbf", "vren_only"),
     "model.graph_backend": ("auto", "dgl", "torch"),
     "model.agm.mode": ("global", "spatial"),
     "model.graph_head": ("none", "concat"),
     "model.sren_conv": ("gcn", "gin"),
+    "model.sren_readout": SREN_READOUTS,
     "train.optimizer": ("adam", "adamw", "sgd"),
     "train.amp": (False, "bf16", "fp16"),
     "train.device": ("auto", "cpu", "cuda"),
+    "train.sampler": SAMPLERS,
+    "train.select_metric": SELECT_METRICS,
     "search.mode": ("max", "min"),
     "search.scheduler.type": ("asha", "none"),
 }
 
 _POSITIVE = {
     "data.image_size", "data.in_chans", "train.epochs", "train.batch_size", "train.eval_every",
+    "train.max_nonfinite_steps",
     "model.num_classes", "search.num_samples",
 }
 
@@ -231,6 +249,9 @@ def resolve_config(user: dict) -> dict:
         schema["search"] = copy.deepcopy(SEARCH_DEFAULTS)
     _check_keys(user, schema, "")
     config = deep_merge(schema, user)
+    if "search" in user and "metric" not in user["search"]:
+        # a search optimises the metric the trials' checkpoints are selected on
+        config["search"]["metric"] = config["train"]["select_metric"]
     _check_types(config, schema, "")
     _check_values(config)
     _absolutise(config)
@@ -356,8 +377,18 @@ def _check_search(config: dict) -> None:
             f"search.scheduler.grace_period: must be in [1, {max_t}] (max_t, or train.epochs when unset), "
             f"got {sched['grace_period']}"
         )
-    if search["metric"] not in ("val_accuracy", "val_uf1", "val_uar", "val_loss"):
-        raise ConfigError(f"search.metric: must be a validation metric, got {search['metric']!r}")
+    if search["metric"] not in SELECT_METRICS:
+        raise ConfigError(
+            f"search.metric: must be a validation metric ({', '.join(SELECT_METRICS)}), got {search['metric']!r}"
+        )
+    if search["metric"] != config["train"]["select_metric"]:
+        raise ConfigError(
+            f"search.metric: {search['metric']} differs from train.select_metric "
+            f"{config['train']['select_metric']}, the metric each trial's checkpoint is selected on; "
+            "set train.select_metric (search.metric follows it)"
+        )
+    if search["mode"] != "max":
+        raise ConfigError(f"search.mode: {search['metric']} is maximised, got {search['mode']!r}")
 
 
 def _absolutise(config: dict) -> None:

@@ -19,6 +19,7 @@ from fer_graph.training.prepare import drop_failed, prepare_dataset, prepare_fol
 from fer_graph.training.provenance import config_sha256, run_provenance
 from fer_graph.training.reliance import shuffle_metrics, shuffled_graph_ids, weight_spread
 from fer_graph.training.report import aggregate, print_summary, write_split_outputs
+from fer_graph.training.sampling import loss_class_weights
 from fer_graph.training.trainer import EpochCallback, EvalResult, Trainer
 
 
@@ -35,10 +36,13 @@ def prepare(config: dict, console: Console) -> tuple[DatasetIndex, GraphStore | 
     return index, store, prepare_folds(config, index)
 
 
-def build_model_and_loss(config: dict) -> tuple[torch.nn.Module, torch.nn.Module]:
+def build_model_and_loss(
+    config: dict, class_weights: torch.Tensor | None = None
+) -> tuple[torch.nn.Module, torch.nn.Module]:
     """`create_model(config["model"])` and `CSGBSBFLoss` of the `loss` section.
 
     `loss.target` is not the loss's: it decides what the training loader yields (make_loader).
+    `loss.class_weights` names a rule; the weights it gives for a fold come in as ``class_weights``.
     """
     from fer_graph.models import CSGBSBFLoss, create_model
 
@@ -48,8 +52,8 @@ def build_model_and_loss(config: dict) -> tuple[torch.nn.Module, torch.nn.Module
         raise ConfigError(f"model: {err.args[0]}") from err
     except (ValueError, FileNotFoundError) as err:
         raise ConfigError(f"model: {err}") from err
-    loss = {k: v for k, v in config["loss"].items() if k != "target"}
-    return model, CSGBSBFLoss(**loss)
+    loss = {k: v for k, v in config["loss"].items() if k not in ("target", "class_weights")}
+    return model, CSGBSBFLoss(**loss, class_weights=class_weights)
 
 
 def fit_fold(
@@ -66,7 +70,9 @@ def fit_fold(
     if config["train"]["num_threads"]:
         torch.set_num_threads(config["train"]["num_threads"])
     seed_everything(seed)
-    model, loss_fn = build_model_and_loss(config)
+    label_of = {s.id: s.label for s in index.samples}
+    weights = loss_class_weights(config, [label_of[i] for i in fold.train_ids])
+    model, loss_fn = build_model_and_loss(config, weights)
     trainer = Trainer(model, loss_fn, config, run_dir, index.class_names, console)
     train_loader = make_loader(config, index, store, fold.train_ids, train=True, seed=seed)
     val_loader = make_loader(config, index, store, fold.val_ids, train=False, seed=seed)

@@ -18,6 +18,7 @@ from fer_graph.data.store import GraphStore
 from fer_graph.data.streaming import EpochSampler, ResizedImages, StreamLoader, open_sources_in_worker
 from fer_graph.data.transforms import build_transforms
 from fer_graph.models.devices import resolve_device
+from fer_graph.training.sampling import train_sampler
 
 
 def make_loader(
@@ -55,7 +56,11 @@ def make_loader(
         images, store, ids, [label_of[i] for i in ids], train_tf if train else eval_tf, seed=seed,
         graph_ids=graph_ids, votes=votes, target=target,
     )
-    positions = RandomSampler(dataset) if train else SequentialSampler(dataset)
+    balanced = train_sampler(config, [label_of[i] for i in ids]) if train else None
+    if balanced is not None:
+        positions = balanced
+    else:
+        positions = RandomSampler(dataset) if train else SequentialSampler(dataset)
     batch, workers = train_cfg["batch_size"], train_cfg["num_workers"]
     common = dict(
         batch_size=batch,

@@ -21,8 +21,11 @@ UNHASHED = (
 )
 # Keys added after runs were recorded, with the value that reproduces those runs: hashed only
 # when set to something else, so the recorded runs keep their hash and stay reusable.
-HASHED_UNLESS = {"data.labels": "majority", "loss.target": "hard", "data.layout_options": {},
-                 "data.face_crop": False}
+HASHED_UNLESS = {
+    "data.labels": "majority", "loss.target": "hard", "data.layout_options": {}, "data.face_crop": False,
+    "loss.ba_form": "batch_mean", "loss.class_weights": "none", "train.sampler": "none",
+    "train.select_metric": "val_accuracy", "train.max_nonfinite_steps": 10, "model.sren_readout": "linear",
+}
 
 
 def _portable(value):

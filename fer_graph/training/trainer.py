@@ -18,7 +18,6 @@ import torch
 from rich.console import Console
 
 from fer_graph.data.dataset import evaluation_collate
-from fer_graph.errors import ConfigError
 from fer_graph.models.checkpoint import load_checkpoint, save_checkpoint
 from fer_graph.models.devices import autocast, cpu_has_bf16, resolve_device
 from fer_graph.models.output import view_probabilities
@@ -144,8 +143,6 @@ class Trainer:
         self.console = console or Console()
         self.device = resolve_device(self.train_cfg["device"])
         self.amp = self.train_cfg["amp"]
-        if self.amp == "fp16" and self.device.type != "cuda":
-            raise ConfigError("train.amp: fp16 needs a CUDA device; use bf16 on the CPU")
         if self.amp == "bf16" and self.device.type == "cpu" and cpu_has_bf16() is False:
             self.console.print("train.amp: bf16 on a CPU without AVX512-BF16 or AMX is emulated and many "
                                "times slower than fp32; set train.amp=false on this machine", style="yellow")
@@ -155,6 +152,7 @@ class Trainer:
         self.loss_fn = loss_fn
         self.optimizer = build_optimizer(self.model, self.train_cfg)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
+        self.nonfinite_run = 0  # non-finite losses in a row, across epochs
         self.ckpt_dir = self.run_dir / "checkpoints"
 
     def _scheduler(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -167,6 +165,9 @@ class Trainer:
     def fit(self, train_loader, val_loader, on_epoch_end: EpochCallback | None = None) -> FitResult:
         """Train for `train.epochs`, evaluating on validation every `train.eval_every` epochs.
 
+        The checkpoint kept as `best.pt` is the epoch with the highest `train.select_metric`
+        (the first such epoch on ties).
+
         With `train.resume` and a `checkpoints/last.pt` in the run folder, training continues
         from it with model, optimizer, schedule, history and random states restored.
         """
@@ -175,7 +176,8 @@ class Trainer:
         if cfg["max_steps_per_epoch"]:
             steps = min(steps, cfg["max_steps_per_epoch"])
         scheduler = self._scheduler(steps)
-        history, best, start, resumed = [], {"epoch": 0, "val_accuracy": -1.0}, 0, None
+        metric = cfg["select_metric"]
+        history, best, start, resumed = [], {"epoch": 0, metric: -1.0}, 0, None
         last_path = self.ckpt_dir / "last.pt"
         if cfg["resume"] and last_path.is_file():
             state = load_checkpoint(last_path)
@@ -195,7 +197,7 @@ class Trainer:
                     val_started = time.perf_counter()
                     row.update(self._validate(val_loader))
                     row["val_seconds"] = time.perf_counter() - val_started
-                    if row["val_accuracy"] > best["val_accuracy"]:
+                    if row[metric] > best.get(metric, -1.0):
                         best = {k: v for k, v in row.items() if not isinstance(v, dict)}
                         self._save(self.ckpt_dir / "best.pt", epoch, row, scheduler, history, best, full=False)
                 history.append({k: v for k, v in row.items() if not isinstance(v, dict)})
@@ -212,7 +214,7 @@ class Trainer:
         self.model.train()
         cfg, started = self.train_cfg, time.perf_counter()
         sums = {"loss": 0.0, "ce": 0.0, "ba": 0.0}
-        correct = seen = 0
+        correct = seen = skipped = 0
         if hasattr(loader.dataset, "set_epoch"):
             loader.dataset.set_epoch(epoch)
         with epoch_progress(self.console, cfg["progress"]) as progress:
@@ -225,18 +227,24 @@ class Trainer:
                     output = self.model(images, graphs)
                     loss, parts = self.loss_fn(output, targets, distributions)
                 loss_value = loss.detach()
-                if not torch.isfinite(loss_value):
-                    raise NonFiniteLossError(
-                        f"loss became {loss_value.item()} at epoch {epoch}, step {step + 1}: "
-                        "lower train.lr, set train.grad_clip, or turn off train.amp"
-                    )
                 self.optimizer.zero_grad(set_to_none=True)
+                if not torch.isfinite(loss_value):
+                    self._skip_nonfinite(loss_value, epoch, step)
+                    skipped += 1
+                    scheduler.step()  # the schedule counts steps taken or not, so it stays in step
+                    continue
+                self.nonfinite_run = 0
                 self.scaler.scale(loss).backward()
                 if cfg["grad_clip"]:
                     self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg["grad_clip"])
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
+                if self.scaler.is_enabled():
+                    scale = self.scaler.get_scale()
+                    self.scaler.step(self.optimizer)  # skipped when a gradient is inf or NaN
+                    self.scaler.update()
+                    skipped += int(self.scaler.get_scale() < scale)
+                else:
+                    self.optimizer.step()
                 scheduler.step()
                 n = len(targets)
                 sums["loss"] += float(loss_value) * n
@@ -247,7 +255,7 @@ class Trainer:
                 ips = seen / (time.perf_counter() - started)
                 progress.update(task, advance=1, loss=sums["loss"] / seen, acc=correct / seen, ips=ips)
         seconds = time.perf_counter() - started
-        return {
+        row = {
             "epoch": epoch,
             "lr": self.optimizer.param_groups[0]["lr"],
             "train_loss": sums["loss"] / max(seen, 1),
@@ -257,6 +265,29 @@ class Trainer:
             "images_per_s": seen / seconds,
             "epoch_seconds": seconds,
         }
+        if skipped or self.scaler.is_enabled():
+            row["skipped_steps"] = skipped
+        return row
+
+    def _skip_nonfinite(self, loss_value: torch.Tensor, epoch: int, step: int) -> None:
+        """Count a non-finite loss; raise once `train.max_nonfinite_steps` came in a row.
+
+        Under fp16 the scaler's scale is lowered as for an overflowing gradient: a loss that
+        overflows in half precision is what a smaller scale cures.
+        """
+        self.nonfinite_run += 1
+        limit = self.train_cfg["max_nonfinite_steps"]
+        if self.nonfinite_run >= limit:
+            raise NonFiniteLossError(
+                f"loss was non-finite for {self.nonfinite_run} steps in a row (last {loss_value.item()} "
+                f"at epoch {epoch}, step {step + 1}; train.max_nonfinite_steps is {limit}): "
+                "lower train.lr, set train.grad_clip, or turn off train.amp"
+            )
+        if self.scaler.is_enabled():
+            self.scaler.scale(loss_value)  # creates the scale tensor when this is the first step
+            self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
+        self.console.print(f"epoch {epoch}, step {step + 1}: loss {loss_value.item()}, step skipped",
+                           style="yellow")
 
     def _validate(self, loader) -> dict:
         result = self.evaluate(loader)

@@ -7,9 +7,13 @@ imported first, which breaks when test folders are collected together.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from fer_graph.granular.graph import NUM_FEATURES, BallGraph
+from fer_graph.models.sren import dgl_available
+
+NEEDS_DGL = pytest.mark.skipif(not dgl_available(), reason="DGL is not installed (the torch backend is tested)")
 
 # timm's test_resnet (0.4M parameters, resnet stages) keeps the model tests to seconds
 TINY = {"backbone": "test_resnet", "img_size": 48, "embed_dim": 64, "component_dim": 16,

@@ -9,7 +9,7 @@ from fer_graph.models import DEFAULT_CONFIG, create_model
 from fer_graph.models.cs_gbsbf import CSGBSBF, VRENOnly
 from fer_graph.models.factory import resolve_config
 
-from model_helpers import TINY
+from model_helpers import NEEDS_DGL, TINY
 
 
 def test_defaults_follow_the_paper_where_it_sets_them() -> None:
@@ -51,6 +51,7 @@ def test_builds_both_model_kinds() -> None:
     assert isinstance(create_model({**TINY, "head_norm": True}).chn.norm, torch.nn.BatchNorm1d)
 
 
+@NEEDS_DGL
 def test_state_dict_round_trip_between_dgl_and_torch_backends(make_graphs) -> None:
     torch.manual_seed(0)
     source = create_model({**TINY, "graph_backend": "dgl", "agm": {"mode": "spatial"}}).eval()

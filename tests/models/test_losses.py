@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch.nn import functional as F
 
@@ -92,3 +93,30 @@ def test_a_pld_draw_trains_cross_entropy_on_the_drawn_label_not_the_majority() -
     loss = CSGBSBFLoss(label_smoothing=0.1)
     _, parts = loss(ModelOutput(logits=logits), majority, F.one_hot(drawn, 8).float())
     torch.testing.assert_close(parts["ce"], F.cross_entropy(logits, drawn, label_smoothing=0.1))
+
+
+def test_per_sample_lba_is_the_batch_mean_of_each_samples_kl_to_the_accuracies() -> None:
+    weights, component_logits, targets = _example()
+    eps = 1e-3
+    got = bootstrap_alignment_loss(weights, component_logits, targets, eps=eps, form="per_sample")
+    hits = (component_logits.argmax(-1) == targets[:, None]).double().mean(0) + eps
+    p = (hits / hits.sum()).tolist()
+    want = sum(
+        sum(pk * math.log(pk / weights[b, k].item()) for k, pk in enumerate(p)) for b in range(6)
+    ) / 6
+    assert abs(got.item() - want) < 1e-6
+    # every sample's KL is >= 0 and Jensen puts the batch-mean form below it
+    assert got.item() >= bootstrap_alignment_loss(weights, component_logits, targets, eps=eps).item()
+    got.backward()
+    assert weights.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="ba_form must be one of"):
+        CSGBSBFLoss(ba_form="mean")
+
+
+def test_class_weighted_cross_entropy_weighs_each_sample_by_its_class() -> None:
+    logits, targets = torch.randn(6, 3), torch.tensor([0, 0, 0, 0, 1, 2])
+    weights = torch.tensor([0.5, 2.0, 2.0])
+    _, parts = CSGBSBFLoss(class_weights=weights)(ModelOutput(logits=logits), targets)
+    per_sample = -logits.log_softmax(1)[torch.arange(6), targets]
+    w = weights[targets]
+    torch.testing.assert_close(parts["ce"], (w * per_sample).sum() / w.sum())

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from fer_graph.data.graph_batch import GraphBatch
 from fer_graph.models.sren import SREN, GraphConv, build_graph, graph_readout, resolve_backend
 
-from model_helpers import dense_gcn
+from model_helpers import NEEDS_DGL, dense_gcn
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ("dgl", "torch")
+EACH_BACKEND = (pytest.param("dgl", marks=NEEDS_DGL), "torch")
 
 
 def four_node_graph() -> GraphBatch:
@@ -22,7 +29,7 @@ def four_node_graph() -> GraphBatch:
                       centers=torch.rand(4, 2), num_graphs=1)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", EACH_BACKEND)
 def test_graphconv_matches_hand_computed_four_node_graph(backend: str) -> None:
     graphs = four_node_graph()
     conv = GraphConv(in_features=2, out_features=3).double()
@@ -34,6 +41,7 @@ def test_graphconv_matches_hand_computed_four_node_graph(backend: str) -> None:
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
 
 
+@NEEDS_DGL
 @pytest.mark.parametrize("in_features,out_features", [(12, 8), (8, 20)])
 def test_backends_equal_dense_outputs_and_gradients(
     make_graphs, in_features: int, out_features: int
@@ -59,6 +67,7 @@ def test_backends_equal_dense_outputs_and_gradients(
             torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
+@NEEDS_DGL
 def test_sren_state_dict_loads_into_either_backend_with_equal_results(make_graphs) -> None:
     graphs = make_graphs([1, 40, 300], seed=2)
     torch.manual_seed(0)
@@ -97,6 +106,7 @@ def test_sren_rejects_wrong_feature_size(make_graphs) -> None:
         SREN(in_features=10, hidden=8, num_layers=1, embed_dim=8)(make_graphs([5]))
 
 
+@NEEDS_DGL
 def test_auto_backend_picks_dgl_on_cpu_and_torch_elsewhere() -> None:
     assert resolve_backend("auto", torch.device("cpu")) == "dgl"
     assert resolve_backend("auto", torch.device("cuda")) == "torch"
@@ -132,7 +142,7 @@ def test_readout_handles_unsorted_nodes_and_empty_graphs() -> None:
     torch.testing.assert_close(grads[0], grads[1])
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", EACH_BACKEND)
 def test_gin_layer_matches_dense_maths(backend: str) -> None:
     from fer_graph.models.sren import GINConv
 
@@ -156,3 +166,42 @@ def test_residual_sren_adds_each_later_layers_input() -> None:
     h1 = torch.relu(sren.layers[1](graph, h0)) + h0
     expected = sren.readout(graph_readout(h1, graphs.graph_index, 1))
     torch.testing.assert_close(sren(graphs), expected)
+
+
+def test_mean_readout_is_the_mean_node_state_of_a_d_e_wide_last_layer(make_graphs) -> None:
+    graphs = make_graphs([5, 1, 7])
+    sren = SREN(in_features=12, hidden=8, num_layers=2, embed_dim=8, backend="torch", readout="mean").eval()
+    assert sren.readout is None
+    h = sren.input_norm(graphs.x)
+    graph = build_graph(graphs, "torch")
+    for layer in sren.layers:
+        h = torch.relu(layer(graph, h))
+    want = torch.stack([h[graphs.graph_index == g].mean(dim=0) for g in range(3)])
+    torch.testing.assert_close(sren(graphs), want)
+    with pytest.raises(ValueError, match=r"sren_hidden \(16\) must equal embed_dim \(8\)"):
+        SREN(in_features=12, hidden=16, num_layers=1, embed_dim=8, readout="mean")
+
+
+@NEEDS_DGL
+def test_auto_backend_falls_back_to_torch_when_dgl_is_installed_but_does_not_import() -> None:
+    # DGL imports its tensor backend from DGLBACKEND; one that is not installed breaks the import
+    code = (
+        "import warnings, torch\n"
+        "from fer_graph.models.sren import resolve_backend\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    print(resolve_backend('auto', torch.device('cpu')))\n"
+        "    print(resolve_backend('auto', torch.device('cpu')))\n"
+        "print(len(caught)); print(caught[0].message)\n"
+        "try:\n"
+        "    resolve_backend('dgl', torch.device('cpu'))\n"
+        "except RuntimeError as err:\n"
+        "    print(err)\n"
+    )
+    env = {**os.environ, "DGLBACKEND": "mxnet", "PYTHONPATH": str(REPO_ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    lines = out.stdout.splitlines()
+    assert lines[:3] == ["torch", "torch", "1"], out.stderr[-2000:]
+    assert lines[3].startswith("graph_backend auto: DGL is installed but does not import (")
+    assert lines[3].endswith("); using the torch graph backend")
+    assert lines[4].startswith("graph_backend 'dgl': DGL does not import (")

@@ -108,6 +108,22 @@ def test_search_section_is_checked(synthetic_yaml: Path) -> None:
         load_config(synthetic_yaml, good + ["search.metric=test_accuracy"])
 
 
+def test_search_optimises_the_metric_checkpoints_are_selected_on(synthetic_yaml: Path) -> None:
+    good = ["search.space={train.lr: {type: loguniform, low: 1e-4, high: 1e-2}}"]
+    assert load_config(synthetic_yaml, good)["search"]["metric"] == "val_accuracy"
+    assert load_config(synthetic_yaml, good + ["train.select_metric=val_uf1"])["search"]["metric"] == "val_uf1"
+    with pytest.raises(ConfigError, match=r"^search\.metric: val_uar differs from train\.select_metric val_accuracy"):
+        load_config(synthetic_yaml, good + ["search.metric=val_uar"])
+    with pytest.raises(ConfigError, match=r"^search\.mode: val_accuracy is maximised, got 'min'"):
+        load_config(synthetic_yaml, good + ["search.mode=min"])
+    with pytest.raises(ConfigError, match=r"^train\.select_metric: must be one of val_accuracy, val_uf1, val_uar"):
+        load_config(synthetic_yaml, ["train.select_metric=val_loss"])
+    with pytest.raises(ConfigError, match=r"^train\.sampler: must be one of none, class_balanced"):
+        load_config(synthetic_yaml, ["train.sampler=oversample"])
+    with pytest.raises(ConfigError, match=r"^loss\.class_weights: must be one of none, balanced"):
+        load_config(synthetic_yaml, ["loss.class_weights=inverse"])
+
+
 def test_open_sections_are_checked_by_their_owner(synthetic_yaml: Path) -> None:
     with pytest.raises(ConfigError, match=r"^data\.augmentation\.flip: unknown key"):
         load_config(synthetic_yaml, ["data.augmentation.flip=0.5"])
@@ -131,8 +147,13 @@ def test_every_shipped_config_validates(path: Path, tmp_path: Path) -> None:
 def test_paper_configs_carry_the_paper_settings(name: str, tmp_path: Path) -> None:
     cfg = load_config(CONFIG_DIR / f"{name}.yaml", [f"data.root={tmp_path}"])
     model, train = cfg["model"], cfg["train"]
-    assert (model["backbone"], model["img_size"], cfg["data"]["image_size"]) == ("swin_base_patch4_window7_224", 224, 224)
+    assert (model["backbone"], model["img_size"], cfg["data"]["image_size"]) == (
+        "swin_base_patch4_window7_224.ms_in1k", 224, 224)
     assert (model["embed_dim"], model["component_dim"], model["num_components"]) == (1024, 128, 9)
+    # the equations as written: Eq. 6 without a temperature, Eqs. 3-4's N layers of width D_e, Eq. 9 per sample
+    assert (model["rfn_temperature"], model["sren_layers"], model["sren_hidden"], model["sren_readout"]) == (
+        1.0, 4, 1024, "mean")
+    assert cfg["loss"]["ba_form"] == "per_sample"
     assert (train["optimizer"], train["lr"], train["weight_decay"]) == ("adam", 1e-4, 0.01)
     assert (train["epochs"], train["batch_size"], cfg["loss"]["lambda_ba"]) == (40, 16, 0.1)
     expected_graph_size = {"affectnet8": 224, "caer_s": 224}.get(name, 48)

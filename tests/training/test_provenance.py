@@ -36,6 +36,21 @@ def test_label_and_target_keys_at_their_default_keep_the_hash_of_configs_recorde
     assert config_sha256(config) != config_sha256(without_options)
 
 
+NEW_KEYS = {"loss": ("ba_form", "class_weights"), "model": ("sren_readout",),
+            "train": ("sampler", "select_metric", "max_nonfinite_steps")}
+
+
+def test_imbalance_fidelity_and_guard_keys_at_their_default_keep_recorded_hashes(tmp_path) -> None:
+    config = load_config(TINY, [f"data.root={tmp_path / 'synthetic'}"])
+    recorded = {**config, **{section: {k: v for k, v in config[section].items() if k not in keys}
+                             for section, keys in NEW_KEYS.items()}}
+    assert config_sha256(config) == config_sha256(recorded)
+    for override in ("loss.ba_form=per_sample", "loss.class_weights=balanced", "train.sampler=class_balanced",
+                     "train.select_metric=val_uf1", "train.max_nonfinite_steps=1"):
+        changed = load_config(TINY, [f"data.root={tmp_path / 'synthetic'}", override])
+        assert config_sha256(changed) != config_sha256(config), override
+
+
 def test_paths_in_the_repository_hash_relative_to_it() -> None:
     config = load_config(TINY)
     assert config["data"]["root"].startswith(str(REPO_ROOT))
