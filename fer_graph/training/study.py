@@ -18,6 +18,7 @@ from rich.console import Console
 from fer_graph.training.config import ConfigError, load_config
 from fer_graph.training.experiment import experiment_dir, finished_run, run_experiment
 from fer_graph.training.provenance import REPO_ROOT
+from fer_graph.training.study_report import METRICS
 
 
 def arm_name(path: str | Path) -> str:
@@ -144,8 +145,6 @@ def restore_from_study_json(study_json_path: str | Path, runs_dir: str | Path) -
     and study metrics, enough to skip retraining and to rebuild the tables. Each restored run.json
     says so under `restored_from` (its curves and per-class outputs are not recoverable).
     """
-    from fer_graph.training.study_report import METRICS
-
     path = Path(study_json_path)
     if not path.is_file():
         return 0

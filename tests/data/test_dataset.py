@@ -12,22 +12,11 @@ from fer_graph.data.dataset import (
     preload_images,
 )
 from fer_graph.data.readers import discover
-from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter, derive_geometry
+from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
 from fer_graph.data.transforms import build_transforms
-from fer_graph.granular.graph import NUM_FEATURES, BallGraph, GBRParams
+from fer_graph.granular.graph import GBRParams
 
-
-def strip_graph(image: np.ndarray, rows: int) -> BallGraph:
-    """Vertical strips as nodes (a chain); node features carry the strip's mean."""
-    h, w = image.shape
-    cuts = np.linspace(0, w, rows + 1).astype(int)
-    boxes = np.array([[0, a, h - 1, b - 1] for a, b in zip(cuts[:-1], cuts[1:])], np.int32)
-    feats = np.zeros((rows, NUM_FEATURES), np.float32)
-    # geometry exactly as the graph store derives it from the boxes
-    feats[:, [0, 1, 2, 3, 10, 11]] = derive_geometry(boxes, np.tile([h, w], (rows, 1)))
-    feats[:, 5] = [image[:, a:b].mean() for a, b in zip(cuts[:-1], cuts[1:])]
-    edges = np.stack([np.arange(rows - 1), np.arange(1, rows)], 1).astype(np.int32)
-    return BallGraph(boxes, feats, edges, (h, w))
+from graph_helpers import strip_graph
 
 
 @pytest.fixture
