@@ -25,7 +25,7 @@ from PIL import Image
 
 from fer_graph.data.readers import discover
 from fer_graph.faces.scenes import random_scene
-from fer_graph.inference.faces import face_step_for
+from fer_graph.inference.faces import DETECTOR_CHOICES, face_step_for
 from fer_graph.inference.loading import load_model
 from fer_graph.inference.predict import Predictor
 
@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=1000, help="PrivateTest faces sampled (fixed seed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenes", default="runs/face_scenes", help="where the scene PNGs are written")
-    parser.add_argument("--detectors", nargs="+", default=["hog", "lbp"], choices=["hog", "cnn", "lbp"])
+    parser.add_argument("--detectors", nargs="+", default=["hog", "lbp"], choices=DETECTOR_CHOICES)
     parser.add_argument("--batch-size", type=int, default=64)
     return parser.parse_args(argv)
 

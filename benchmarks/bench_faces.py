@@ -18,6 +18,7 @@ import numpy as np
 
 from fer_graph.data.readers import discover
 from fer_graph.faces import FaceParams, FaceStep
+from fer_graph.faces.params import DETECTORS
 from fer_graph.faces.scenes import random_scene
 
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", help="the FER-2013 image folder")
     parser.add_argument("--scenes", type=int, default=100)
-    parser.add_argument("--detector", default="hog", choices=["hog", "cnn"])
+    parser.add_argument("--detector", default="hog", choices=DETECTORS)
     parser.add_argument("--size", type=int, default=48, help="crop side")
     args = parser.parse_args(argv)
     index = discover(args.root)

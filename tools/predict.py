@@ -25,6 +25,8 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from fer_graph.inference.faces import DETECTOR_CHOICES  # noqa: E402
+
 EXIT_FAILURES = 3
 
 
@@ -40,8 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="detect, align and crop the largest face first (dlib HOG + 5 landmarks), "
                              "framed as the checkpoint's training faces")
     parser.add_argument("--all-faces", action="store_true", help="with --detect-faces: one row per face found")
-    parser.add_argument("--face-detector", choices=("hog", "cnn", "lbp"), default=None,
-                        help="dlib HOG (default), dlib CNN (slow on a CPU) or the LBP cascade (no alignment)")
+    parser.add_argument("--face-detector", choices=DETECTOR_CHOICES, default=None,
+                        help="dlib HOG (default), dlib CNN (slow on a CPU), hog_cnn (CNN where HOG finds "
+                             "nothing: best for photos in the wild) or the LBP cascade (no alignment)")
     parser.add_argument("--whole-image-if-no-face", action="store_true",
                         help="predict on the whole image where no face is found (default: a row saying so)")
     parser.add_argument("--show", type=int, default=40, help="table rows printed (all rows go to the CSV)")

@@ -25,6 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the checkpoint
 
 from rich.console import Console  # noqa: E402
 
+from fer_graph.faces.params import DETECTORS  # noqa: E402
 from fer_graph.granular.graph import FEATURE_NAMES  # noqa: E402
 
 # Side of the crop that --detect-faces hands on without a checkpoint: the graph is built at
@@ -55,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     faces.add_argument("--out", default="faces.png", help="output PNG")
     faces.add_argument("--checkpoint", help="use this checkpoint's face framing and image size")
     faces.add_argument("--all-faces", action="store_true", help="every face found, not only the largest")
-    faces.add_argument("--face-detector", choices=("hog", "cnn"), default=None)
+    faces.add_argument("--face-detector", choices=DETECTORS, default=None)
     faces.add_argument("--size", type=int, default=FACE_SIZE, help=f"crop side without --checkpoint ({FACE_SIZE})")
     faces.add_argument("--dpi", type=int, default=120)
     return parser.parse_args(argv)

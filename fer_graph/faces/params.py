@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from fer_graph.errors import ConfigError
 
-DETECTORS = ("hog", "cnn")
+DETECTORS = ("hog", "cnn", "hog_cnn")
 SELECTIONS = ("largest", "all")
 ON_MISSING = ("skip", "whole")
 
@@ -31,8 +31,10 @@ class FaceParams:
     """Every setting of the face step.
 
     Attributes:
-        detector: ``hog`` (dlib's HOG + linear SVM, fast on a CPU) or ``cnn`` (dlib's MMOD CNN,
-            more robust to pose, much slower without a GPU).
+        detector: ``hog`` (dlib's HOG + linear SVM, fast on a CPU), ``cnn`` (dlib's MMOD CNN,
+            more robust to pose and tight framing, ~80x slower without a GPU) or ``hog_cnn``
+            (HOG, then the CNN on the images where HOG finds no face: about the CNN's recall at
+            nearly HOG's speed where most faces are frontal).
         upsample: times the image is doubled before detection (1 finds faces from ~40 px).
         max_side: larger images are searched on a copy shrunk to this side; landmarks and the
             crop use the full image.

@@ -16,6 +16,8 @@ from fer_graph.faces import weights
 from fer_graph.faces.align import crop_matrix, roll_degrees, warp_crop
 from fer_graph.faces.params import FaceParams
 
+# The detectors each FaceParams.detector runs, in order, until one finds a face.
+SEARCH_ORDER = {"hog": ("hog",), "cnn": ("cnn",), "hog_cnn": ("hog", "cnn")}
 Box = tuple[int, int, int, int]  # left, top, right, bottom in image pixels (right, bottom exclusive)
 
 
@@ -32,7 +34,8 @@ class FaceRecord:
         landmarks: the 5 points (x, y) in image pixels: image-right eye corners, image-left
             eye corners, base of the nose.
         angle: roll of the eye line in degrees, undone by the alignment.
-        detector: ``hog``, ``cnn`` or ``lbp``.
+        detector: what found the face: ``hog``, ``cnn`` (also under ``hog_cnn``) or ``lbp``;
+            where none was found, the detector setting.
     """
 
     found: bool
@@ -83,22 +86,30 @@ class FaceStep:
         if params.size <= 0:
             raise ValueError("FaceParams.size is 0; fill in the model's image size with params.with_size(...)")
         self.params = params
-        self._detector = weights.hog_detector() if params.detector == "hog" else weights.cnn_detector()
+        self._searches = SEARCH_ORDER[params.detector]
+        for name in self._searches:
+            _DETECTORS[name]()  # load now, so a missing model file fails here, not mid-dataset
         self._landmarks = weights.landmark_predictor()
+        self.last_detector = params.detector
 
     def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
-        """Every face as (box, score) in full-image pixels, largest first."""
+        """Every face as (box, score) in full-image pixels, largest first.
+
+        With ``hog_cnn`` the CNN searches only where HOG found nothing; ``last_detector``
+        names the detector whose answer this is.
+        """
         image = _dlib_image(image)
         scale = min(1.0, self.params.max_side / max(image.shape[:2]))
         search = image
         if scale < 1.0:
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             search = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
-        if self.params.detector == "hog":
-            rects, scores, _ = self._detector.run(search, self.params.upsample, 0.0)
-            found = list(zip(rects, scores))
-        else:
-            found = [(d.rect, d.confidence) for d in self._detector(search, self.params.upsample)]
+        found = []
+        for name in self._searches:
+            found = _search(name, search, self.params.upsample)
+            self.last_detector = name
+            if found:
+                break
         height, width = image.shape[:2]
         faces = []
         for rect, score in found:
@@ -129,10 +140,11 @@ class FaceStep:
         ``found=False``); with ``skip`` its result has no image.
         """
         faces = self.detect(image)
-        name = self.params.detector
         if not faces:
+            name = self.params.detector
             whole = np.asarray(image) if self.params.on_missing == "whole" else None
             return [AlignedFace(whole, FaceRecord(found=False, count=0, detector=name))]
+        name = self.last_detector
         chosen = faces[:1] if self.params.select == "largest" else faces
         out = []
         for i, (box, score) in enumerate(chosen):
@@ -142,6 +154,17 @@ class FaceStep:
                                 angle=round(roll_degrees(points), 3))
             out.append(AlignedFace(self.align(image, points), record))
         return out
+
+
+_DETECTORS = {"hog": weights.hog_detector, "cnn": weights.cnn_detector}
+
+
+def _search(name: str, image: np.ndarray, upsample: int) -> list:
+    """(dlib rectangle, score) of every face one detector finds in ``image``."""
+    if name == "hog":
+        rects, scores, _ = _DETECTORS[name]().run(image, upsample, 0.0)
+        return list(zip(rects, scores))
+    return [(d.rect, d.confidence) for d in _DETECTORS[name]()(image, upsample)]
 
 
 def _dlib_image(image: np.ndarray) -> np.ndarray:

@@ -18,8 +18,9 @@ from dataclasses import replace
 import numpy as np
 
 from fer_graph.faces import AlignedFace, FaceParams, FaceRecord, FaceStep
+from fer_graph.faces.params import DETECTORS
 
-DETECTOR_CHOICES = ("hog", "cnn", "lbp")
+DETECTOR_CHOICES = (*DETECTORS, "lbp")
 
 
 def face_params_for(config: dict) -> FaceParams:

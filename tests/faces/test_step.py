@@ -10,7 +10,8 @@ from fer_graph.faces.align import crop_matrix, eye_centres, image_to_crop, roll_
 from fer_graph.faces.framing import crop_landmarks
 from fer_graph.faces.scenes import paste_face, textured_background
 
-from faces_helpers import fer_face
+from faces_helpers import HOG_MISSES, fer_face
+from fer_graph.data.readers import load_image
 
 pytestmark = pytest.mark.datasets
 
@@ -115,3 +116,23 @@ def test_records_serialise_and_bad_inputs_are_refused(step, fer2013_dir):
         step.run(scene.astype(np.float32))
     with pytest.raises(ValueError, match="with_size"):
         FaceStep(FaceParams())
+
+
+def test_hog_cnn_asks_the_cnn_only_where_hog_finds_nothing_and_records_which_found_it(step, fer2013_dir):
+    both = FaceStep(FaceParams(size=96, detector="hog_cnn", upsample=0))
+    missed = load_image(fer2013_dir / "test" / HOG_MISSES)
+    scene, (placed,) = _scene([(missed, (260.0, 190.0), 180.0, 0.0)])
+    assert step.run(scene)[0].record.found is False  # HOG alone misses this face
+    (face,) = both.run(scene)
+    left, top, right, bottom = face.record.box
+    assert face.record.found and face.record.detector == "cnn"
+    # This face sits off the crop's centre (head turned), so only ask that the box is on the pasted crop.
+    half = placed.side / 2
+    assert abs((left + right) / 2 - placed.center[0]) < half and abs((top + bottom) / 2 - placed.center[1]) < half
+    assert 0.4 * placed.side < right - left < 1.1 * placed.side
+
+    found, _ = _scene([(fer_face(fer2013_dir), (230.0, 190.0), 180.0, 0.0)])
+    assert both.run(found)[0].record.detector == "hog"  # HOG's own answer stands
+    empty = textured_background(300, 400, np.random.default_rng(3))
+    (none,) = both.run(empty)
+    assert not none.record.found and none.record.detector == "hog_cnn" and none.image is None
