@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenes", default="runs/face_scenes", help="where the scene PNGs are written")
     parser.add_argument("--detectors", nargs="+", default=["hog", "lbp"], choices=DETECTOR_CHOICES)
+    parser.add_argument("--upsample", type=int, default=None,
+                        help="dlib's image doublings before detection (default: the checkpoint's face settings)")
     parser.add_argument("--batch-size", type=int, default=64)
     return parser.parse_args(argv)
 
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     for detector in args.detectors:
         # One pass with every face: the count per scene, and the largest face (row 0) predicted,
         # which is what predict.py --detect-faces gives without --all-faces.
-        predictor = Predictor(loaded, face_step_for(loaded.config, detector=detector, select="all"))
+        predictor = Predictor(loaded, face_step_for(loaded.config, detector=detector, select="all",
+                                                          upsample=args.upsample))
         start = time.perf_counter()
         rows = predictor.predict_paths(scenes, args.batch_size)
         seconds = time.perf_counter() - start

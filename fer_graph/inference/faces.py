@@ -31,7 +31,7 @@ def face_params_for(config: dict) -> FaceParams:
 
 
 def face_step_for(config: dict, detector: str | None = None, select: str | None = None,
-                  on_missing: str | None = None) -> FaceStep | LBPFaceDetector:
+                  on_missing: str | None = None, upsample: int | None = None) -> FaceStep | LBPFaceDetector:
     """The face step for a checkpoint's config, with the given settings overridden (None keeps).
 
     Raises:
@@ -40,8 +40,10 @@ def face_step_for(config: dict, detector: str | None = None, select: str | None 
     if detector is not None and detector not in DETECTOR_CHOICES:
         raise ValueError(f"face detector {detector!r} is not one of {', '.join(DETECTOR_CHOICES)}")
     params = face_params_for(config)
-    changes = {k: v for k, v in (("select", select), ("on_missing", on_missing)) if v is not None}
+    changes = {k: v for k, v in (("select", select), ("on_missing", on_missing), ("upsample", upsample))
+               if v is not None}
     if detector == "lbp":
+        changes.pop("upsample", None)  # the cascade has its own min_size instead
         return LBPFaceDetector(select=changes.get("select", params.select),
                                on_missing=changes.get("on_missing", params.on_missing))
     if detector is not None:

@@ -256,6 +256,17 @@ def test_all_faces_gives_one_row_per_face_and_records_reach_csv_and_json(loaded,
     assert records[2]["face"]["found"] is False and records[2]["probabilities"] is None
 
 
+def test_face_step_overrides_reach_the_step_and_leave_the_framing(loaded):
+    from fer_graph.inference.faces import LBPFaceDetector, face_params_for, face_step_for
+
+    base = face_params_for(loaded.config)
+    step = face_step_for(loaded.config, detector="hog_cnn", upsample=0, on_missing="whole")
+    assert (step.params.detector, step.params.upsample, step.params.on_missing) == ("hog_cnn", 0, "whole")
+    assert (step.params.eye_distance, step.params.size) == (base.eye_distance, base.size)
+    assert isinstance(face_step_for(loaded.config, detector="lbp", upsample=2), LBPFaceDetector)
+    with pytest.raises(ValueError, match="upsample: 5 is out of range"):
+        face_step_for(loaded.config, upsample=5)
+
 def test_predict_tool_writes_csv_and_json(tiny_checkpoint, inputs, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "tools"))
     sys.modules.pop("predict", None)
