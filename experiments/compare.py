@@ -23,8 +23,7 @@ from pathlib import Path
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-from rich.console import Console  # noqa: E402
-
+from fer_graph.terminal import make_console  # noqa: E402
 from fer_graph.training.cli import STOPPING_ERRORS, report_stop  # noqa: E402
 
 
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="override applied to every arm, e.g. --set train.epochs=1")
     parser.add_argument("--report-only", action="store_true", help="read finished runs, train nothing")
     args = parser.parse_args(argv)
-    console = Console()
+    console = make_console()
     from fer_graph.training.study import (archive_runs, arm_name, check_arms, restore_from_study_json,
                                           restore_runs, run_study)
     from fer_graph.training.study_report import study_json, write_study_report

@@ -18,8 +18,7 @@ import sys
 # Before ray is imported anywhere: no auth token written under the home folder.
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-from rich.console import Console  # noqa: E402
-
+from fer_graph.terminal import make_console  # noqa: E402
 from fer_graph.training.cli import STOPPING_ERRORS, report_stop  # noqa: E402
 from fer_graph.training.config import load_config  # noqa: E402
 
@@ -30,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=3e-4 train.epochs=5")
     parser.add_argument("--address", default=None, help="existing Ray cluster (graph building and search)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = make_console()
     try:
         config = load_config(args.config, args.overrides)
         if args.address:

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fer_graph"
 # Lower numbers sit lower. The package root (``fer_graph``, ``fer_graph.errors``) imports no
 # other fer_graph module and may be imported by all. training, inference and viz share the top
 # tier and do not import one another.
-LAYERS = {"": 0, "errors": 0, "granular": 1, "faces": 1, "data": 2, "models": 3,
+LAYERS = {"": 0, "errors": 0, "terminal": 0, "granular": 1, "faces": 1, "data": 2, "models": 3,
           "training": 4, "inference": 4, "viz": 4}
 # What the two lowest packages may use besides the standard library: granular is the
 # numba-only core; faces (detection and alignment, shared by data and inference) is dlib + PIL.

@@ -20,9 +20,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the checkpoint, never a hub
 
-from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+from fer_graph.terminal import make_console  # noqa: E402
 
 EXIT_FAILURES = 3
 
@@ -60,7 +61,7 @@ def _per_class_table(metrics: dict, title: str) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console, errors = Console(), Console(stderr=True)
+    console, errors = make_console(), make_console(stderr=True)
     from fer_graph.data.layouts import parse_layout_options
     from fer_graph.data.readers import DatasetLayoutError, discover
     from fer_graph.errors import ConfigError

@@ -21,11 +21,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the checkpoint, never a hub
 
-from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from fer_graph.inference.faces import DETECTOR_CHOICES  # noqa: E402
+from fer_graph.terminal import make_console  # noqa: E402
 
 EXIT_FAILURES = 3
 
@@ -81,8 +81,8 @@ def _table(predictions, class_names, show: int) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
-    errors = Console(stderr=True)
+    console = make_console()
+    errors = make_console(stderr=True)
     from fer_graph.faces import FaceModelError
     from fer_graph.inference.faces import face_step_for
     from fer_graph.inference.loading import CheckpointError, load_model
