@@ -126,7 +126,7 @@ class DGLGraph:
         return _import_dgl().ops.copy_u_sum(self.graph, h)
 
 
-def build_graph(graphs: GraphBatch, backend: str) -> TorchGraph | DGLGraph:
+def batch_to_graph(graphs: GraphBatch, backend: str) -> TorchGraph | DGLGraph:
     """The propagation structure for one batch (built once, shared by all layers)."""
     backend = resolve_backend(backend, graphs.x.device)
     cls = DGLGraph if backend == "dgl" else TorchGraph
@@ -259,14 +259,14 @@ class SREN(nn.Module):
             graphs: the batch of graphs.
             guidance: AGM terms, layer id (>= 0) -> (num_nodes, hidden), added to that
                 layer's output before its activation (Eq. 4).
-            graph: the batch's propagation structure when already built (build_graph).
+            graph: the batch's propagation structure when already built (batch_to_graph).
         """
         if graphs.x.shape[1] != self.in_features:
             raise ValueError(
                 f"graphs have {graphs.x.shape[1]} node features, the model expects "
                 f"node_features={self.in_features}"
             )
-        graph = graph if graph is not None else build_graph(graphs, self.backend)
+        graph = graph if graph is not None else batch_to_graph(graphs, self.backend)
         if self.training and graphs.num_nodes == 1:
             # a lone node has no batch statistics: normalise it with the running ones
             self.input_norm.eval()
