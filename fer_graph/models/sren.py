@@ -81,13 +81,20 @@ def _dgl_conv(in_features: int, out_features: int) -> nn.Module:
     return DGLGraphConv(in_features, out_features, norm="both", weight=False, bias=False)
 
 
+def with_self_loops(edge_index: torch.Tensor, num_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source and destination ids of the edges followed by one self-loop per node.
+
+    The loops come last, so the edge ids are those dgl.add_self_loop gives.
+    """
+    loops = torch.arange(num_nodes, device=edge_index.device)
+    return torch.cat([edge_index[0], loops]), torch.cat([edge_index[1], loops])
+
+
 class TorchGraph:
     """A batched graph with self-loops as index tensors; propagation with index_add_."""
 
     def __init__(self, edge_index: torch.Tensor, num_nodes: int) -> None:
-        loops = torch.arange(num_nodes, device=edge_index.device)
-        self.src = torch.cat([edge_index[0], loops])
-        self.dst = torch.cat([edge_index[1], loops])
+        self.src, self.dst = with_self_loops(edge_index, num_nodes)
         self.num_nodes = num_nodes
         self.deg_src = torch.bincount(self.src, minlength=num_nodes).unsqueeze(1)
         self.deg_dst = torch.bincount(self.dst, minlength=num_nodes).unsqueeze(1)
@@ -113,9 +120,8 @@ class DGLGraph:
     """A batched graph as a DGLGraph with self-loops; propagation with dgl.nn.GraphConv."""
 
     def __init__(self, edge_index: torch.Tensor, num_nodes: int) -> None:
-        dgl = _import_dgl()
-        graph = dgl.graph((edge_index[0], edge_index[1]), num_nodes=num_nodes)
-        self.graph = dgl.add_self_loop(graph)
+        # one graph creation; dgl.add_self_loop would copy the graph to add the loops
+        self.graph = _import_dgl().graph(with_self_loops(edge_index, num_nodes), num_nodes=num_nodes)
 
     def propagate(self, h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """dgl.nn.GraphConv(norm="both") with the external weight."""

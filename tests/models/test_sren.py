@@ -205,3 +205,14 @@ def test_auto_backend_falls_back_to_torch_when_dgl_is_installed_but_does_not_imp
     assert lines[3].startswith("graph_backend auto: DGL is installed but does not import (")
     assert lines[3].endswith("); using the torch graph backend")
     assert lines[4].startswith("graph_backend 'dgl': DGL does not import (")
+
+
+@NEEDS_DGL
+def test_dgl_graph_has_the_edges_and_edge_ids_of_dgl_add_self_loop(make_graphs) -> None:
+    import dgl
+
+    graphs = make_graphs([3, 6], seed=4)
+    src, dst = batch_to_graph(graphs, "dgl").graph.edges(order="eid")
+    plain = dgl.graph((graphs.edge_index[0], graphs.edge_index[1]), num_nodes=graphs.num_nodes)
+    want_src, want_dst = dgl.add_self_loop(plain).edges(order="eid")
+    assert torch.equal(src, want_src) and torch.equal(dst, want_dst)
