@@ -1,12 +1,18 @@
 """Training-step time of CS-GBSBF against the VREN-only baseline with the same backbone.
 
-Measures forward + backward + Adam step at batch 16, the two models alternating step by
-step in one process so both see the same machine load, and prints parameter counts per
-part. Graphs come from build_graph on 16 FER-2013 test faces from ../shared/datasets, or
-on 16 synthetic faces where that folder is absent. Wall time is what the target is
-about; process CPU time is printed too because it is less disturbed by other processes.
+Measures forward + backward + optimiser step, the two models alternating step by step in
+one process so both see the same machine load, and prints parameter counts per part.
+Graphs come from build_graph on FER-2013 test faces from ../shared/datasets, or on
+synthetic faces where that folder is absent. Wall time is what the target is about;
+process CPU time is printed too because it is less disturbed by other processes.
+
+With ``--config`` the step is the trainer's for that experiment config: its model (and the
+same model with ``name: vren_only``), loss, optimiser, gradient clipping, ``train.amp``,
+``train.channels_last`` and threads, on graphs built with its ``graphs:`` parameters.
+Without it, ``--configs`` lists backbone:img_size pairs run with Adam and no autocast.
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_model_step.py [--steps 10] [--threads 2]
+    HF_HUB_OFFLINE=1 python benchmarks/bench_model_step.py --config experiments/configs/fer2013_cpu.yaml --batch 64
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -23,13 +30,16 @@ from fer_graph.data.readers import load_image
 from fer_graph.data.synthetic import CLASS_NAMES, render_face
 from fer_graph.granular import NUM_FEATURES, GBRParams, build_graph
 from fer_graph.models import CSGBSBFLoss, create_model
+from fer_graph.models.devices import autocast
+from fer_graph.training.config import load_config
+from fer_graph.training.experiment import build_model_and_loss
+from fer_graph.training.trainer import build_optimizer
 
 FER2013_TEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "fer2013" / "test"
 
 
-def make_graphs(batch: int, seed: int, max_nodes: int) -> tuple[GraphBatch, str]:
+def make_graphs(batch: int, seed: int, params: GBRParams) -> tuple[GraphBatch, str]:
     """Granular-ball graphs of real FER-2013 test faces, or of synthetic faces where those are absent."""
-    params = GBRParams(max_nodes=max_nodes)
     files = sorted(FER2013_TEST.glob("*/*"))[:: 97][:batch] if FER2013_TEST.is_dir() else []
     if len(files) == batch:
         images, source = [load_image(path) for path in files], "FER-2013 test faces"
@@ -37,18 +47,46 @@ def make_graphs(batch: int, seed: int, max_nodes: int) -> tuple[GraphBatch, str]
         images = [render_face(seed, "test", k % len(CLASS_NAMES), k) for k in range(batch)]
         source = "synthetic faces"
     graphs = [build_graph(image, params) for image in images]
-    return collate_graphs(graphs), f"build_graph (max_nodes {max_nodes}) on {source}"
+    return collate_graphs(graphs), f"build_graph (max_nodes {params.max_nodes}) on {source}"
 
 
 def count(module: torch.nn.Module | None) -> int:
     return 0 if module is None else sum(p.numel() for p in module.parameters())
 
 
+def alternate(steps_of: dict[str, Callable[[], None]], steps: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, process CPU) seconds of each step function, run in turn after two warm-up rounds."""
+    wall: dict[str, list[float]] = {k: [] for k in steps_of}
+    cpu: dict[str, list[float]] = {k: [] for k in steps_of}
+    for round_ in range(2 + steps):
+        for name, step in steps_of.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            step()
+            if round_ >= 2:
+                wall[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in steps_of}
+
+
+def report(models: dict[str, torch.nn.Module], times: dict[str, tuple[float, float]], steps: int) -> None:
+    """Parameter counts per part and the full model's step time over VREN-only's."""
+    model = models["cs_gbsbf"]
+    print(f"  params: VREN {count(model.vren) / 1e6:.2f}M (baseline head {count(models['vren_only'].head) / 1e3:.1f}k)"
+          f" | SREN {count(model.sren) / 1e3:.1f}k | AGM {count(model.agm) / 1e3:.1f}k"
+          f" | VRSN {count(model.vrsn) / 1e3:.1f}k | SRSN {count(model.srsn) / 1e3:.1f}k"
+          f" | CHN {count(model.chn) / 1e3:.1f}k")
+    (base, base_cpu), (full, full_cpu) = times["vren_only"], times["cs_gbsbf"]
+    print(f"  step median over {steps}: vren_only {base * 1e3:.1f} ms | cs_gbsbf {full * 1e3:.1f} ms"
+          f" | overhead {100 * (full / base - 1):+.1f}%")
+    print(f"  process CPU time median: vren_only {base_cpu * 1e3:.1f} ms | cs_gbsbf {full_cpu * 1e3:.1f} ms"
+          f" | overhead {100 * (full_cpu / base_cpu - 1):+.1f}%")
+
+
 def bench(
     backbone: str, img_size: int, steps: int, batch: int, overrides: dict, fused: bool, max_nodes: int
 ) -> None:
     torch.manual_seed(0)
-    graphs, source = make_graphs(batch, seed=0, max_nodes=max_nodes)
+    graphs, source = make_graphs(batch, seed=0, params=GBRParams(max_nodes=max_nodes))
     assert graphs.x.shape[1] == NUM_FEATURES
     images = torch.randn(batch, 3, img_size, img_size)
     targets = torch.randint(0, 7, (batch,))
@@ -63,41 +101,56 @@ def bench(
         k: torch.optim.Adam(m.parameters(), lr=1e-4, weight_decay=0.01, fused=fused)
         for k, m in models.items()
     }
-    wall: dict[str, list[float]] = {k: [] for k in models}
-    cpu: dict[str, list[float]] = {k: [] for k in models}
 
-    def step(name: str) -> None:
-        start, start_cpu = time.perf_counter(), time.process_time()
-        out = models[name](images, graphs)
-        total, _ = loss_fn(out, targets)
-        optims[name].zero_grad(set_to_none=True)
-        total.backward()
-        optims[name].step()
-        wall[name].append(time.perf_counter() - start)
-        cpu[name].append(time.process_time() - start_cpu)
+    def step_of(name: str) -> Callable[[], None]:
+        def step() -> None:
+            total, _ = loss_fn(models[name](images, graphs), targets)
+            optims[name].zero_grad(set_to_none=True)
+            total.backward()
+            optims[name].step()
+        return step
 
-    for _ in range(2):
-        for name in models:
-            step(name)
-    for times in (wall, cpu):
-        for name in models:
-            times[name].clear()
-    for _ in range(steps):
-        for name in models:
-            step(name)
-    base, full = (statistics.median(wall[k]) for k in ("vren_only", "cs_gbsbf"))
-    base_cpu, full_cpu = (statistics.median(cpu[k]) for k in ("vren_only", "cs_gbsbf"))
-    model = models["cs_gbsbf"]
+    times = alternate({name: step_of(name) for name in models}, steps)
     print(f"\n{backbone} @ {img_size}px, batch {batch}, Adam fused={fused}, graphs: {source}, "
           f"{graphs.num_nodes} nodes, {graphs.edge_index.shape[1]} directed edges, overrides {overrides}")
-    print(f"  params: VREN {count(model.vren) / 1e6:.2f}M (baseline head {count(models['vren_only'].head) / 1e3:.1f}k)"
-          f" | SREN {count(model.sren) / 1e3:.1f}k | AGM {count(model.agm) / 1e3:.1f}k"
-          f" | VRSN {count(model.vrsn) / 1e3:.1f}k | SRSN {count(model.srsn) / 1e3:.1f}k"
-          f" | CHN {count(model.chn) / 1e3:.1f}k")
-    print(f"  step median over {steps}: vren_only {base * 1e3:.1f} ms | cs_gbsbf {full * 1e3:.1f} ms"
-          f" | overhead {100 * (full / base - 1):+.1f}% (target <= +10%)")
-    print(f"  process CPU time median: vren_only {base_cpu * 1e3:.1f} ms | cs_gbsbf {full_cpu * 1e3:.1f} ms"
-          f" | overhead {100 * (full_cpu / base_cpu - 1):+.1f}%")
+    report(models, times, steps)
+
+
+def bench_config(path: str, steps: int, batch: int, overrides: list[str]) -> None:
+    """The trainer's step (autocast, channels-last, optimiser, clipping) for both models of a config."""
+    config = load_config(path, overrides)
+    train, data = config["train"], config["data"]
+    torch.manual_seed(0)
+    graphs, source = make_graphs(batch, seed=0, params=GBRParams.from_section(config["graphs"]))
+    images = torch.randn(batch, data["in_chans"], data["image_size"], data["image_size"])
+    targets = torch.randint(0, config["model"]["num_classes"], (batch,))
+    device = torch.device("cpu")
+    if train["channels_last"]:
+        images = images.contiguous(memory_format=torch.channels_last)
+    baseline = {**config, "model": {**config["model"], "name": "vren_only"}}
+    models, losses, optims = {}, {}, {}
+    for name, cfg in (("vren_only", baseline), ("cs_gbsbf", config)):
+        model, losses[name] = build_model_and_loss(cfg)
+        models[name] = model.to(memory_format=torch.channels_last) if train["channels_last"] else model
+        models[name].train()
+        optims[name] = build_optimizer(models[name], train)
+
+    def step_of(name: str) -> Callable[[], None]:
+        def step() -> None:
+            with autocast(device, train["amp"]):
+                total, _ = losses[name](models[name](images, graphs), targets)
+            optims[name].zero_grad(set_to_none=True)
+            total.backward()
+            if train["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(models[name].parameters(), train["grad_clip"])
+            optims[name].step()
+        return step
+
+    times = alternate({name: step_of(name) for name in models}, steps)
+    print(f"\n{path} {' '.join(overrides)}: batch {batch}, amp {train['amp']}, channels_last "
+          f"{train['channels_last']}, {train['optimizer']}, graphs: {source}, {graphs.num_nodes} nodes, "
+          f"{graphs.edge_index.shape[1]} directed edges")
+    report(models, times, steps)
 
 
 def main() -> None:
@@ -117,9 +170,15 @@ def main() -> None:
         default="resnet18:48,swin_tiny_patch4_window7_224:48,swin_tiny_patch4_window7_224:224",
         help="comma-separated backbone:img_size pairs",
     )
+    parser.add_argument("--config", default=None, help="an experiment config: time its training step")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a dotted override of --config (repeatable), e.g. model.graph_backend=torch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads")
+    if args.config is not None:
+        bench_config(args.config, args.steps, args.batch, args.set)
+        return
     overrides = {"graph_backend": args.backend}
     if args.sren_hidden is not None:
         overrides["sren_hidden"] = args.sren_hidden

@@ -14,7 +14,7 @@ from fer_graph.models.gvg import GVG
 from fer_graph.models.output import ModelOutput
 from fer_graph.models.rfn import CHN, RFN
 from fer_graph.models.rsn import SRSN, VRSN
-from fer_graph.models.sren import SREN, build_graph
+from fer_graph.models.sren import SREN, batch_to_graph
 from fer_graph.models.vren import VREN
 
 
@@ -122,7 +122,7 @@ class CSGBSBF(nn.Module):
                 raise ValueError("this model has a graph stream (srsn: true): pass a GraphBatch")
             if graphs.num_graphs != images.shape[0]:
                 raise ValueError(f"{images.shape[0]} images but {graphs.num_graphs} graphs")
-            graph = build_graph(graphs, self.sren.backend)
+            graph = batch_to_graph(graphs, self.sren.backend)
             if self.gvg is not None:
                 adjust = {self.gvg_stage: lambda stage_map: self._guide(graph, graphs, stage_map)}
         final, stage_maps = self.vren.forward_features(images, stages, adjust)

@@ -70,7 +70,7 @@ class GVG(nn.Module):
         """The guidance term for a (B, C, h, w) stage map, same shape.
 
         Args:
-            graph: the batch's propagation structure (sren.build_graph).
+            graph: the batch's propagation structure (sren.batch_to_graph).
             graphs: the batch (needs ``boxes``).
             stage_map: the VREN stage output being guided.
         """

@@ -81,13 +81,20 @@ def _dgl_conv(in_features: int, out_features: int) -> nn.Module:
     return DGLGraphConv(in_features, out_features, norm="both", weight=False, bias=False)
 
 
+def with_self_loops(edge_index: torch.Tensor, num_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source and destination ids of the edges followed by one self-loop per node.
+
+    The loops come last, so the edge ids are those dgl.add_self_loop gives.
+    """
+    loops = torch.arange(num_nodes, device=edge_index.device)
+    return torch.cat([edge_index[0], loops]), torch.cat([edge_index[1], loops])
+
+
 class TorchGraph:
     """A batched graph with self-loops as index tensors; propagation with index_add_."""
 
     def __init__(self, edge_index: torch.Tensor, num_nodes: int) -> None:
-        loops = torch.arange(num_nodes, device=edge_index.device)
-        self.src = torch.cat([edge_index[0], loops])
-        self.dst = torch.cat([edge_index[1], loops])
+        self.src, self.dst = with_self_loops(edge_index, num_nodes)
         self.num_nodes = num_nodes
         self.deg_src = torch.bincount(self.src, minlength=num_nodes).unsqueeze(1)
         self.deg_dst = torch.bincount(self.dst, minlength=num_nodes).unsqueeze(1)
@@ -113,9 +120,8 @@ class DGLGraph:
     """A batched graph as a DGLGraph with self-loops; propagation with dgl.nn.GraphConv."""
 
     def __init__(self, edge_index: torch.Tensor, num_nodes: int) -> None:
-        dgl = _import_dgl()
-        graph = dgl.graph((edge_index[0], edge_index[1]), num_nodes=num_nodes)
-        self.graph = dgl.add_self_loop(graph)
+        # one graph creation; dgl.add_self_loop would copy the graph to add the loops
+        self.graph = _import_dgl().graph(with_self_loops(edge_index, num_nodes), num_nodes=num_nodes)
 
     def propagate(self, h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """dgl.nn.GraphConv(norm="both") with the external weight."""
@@ -126,7 +132,7 @@ class DGLGraph:
         return _import_dgl().ops.copy_u_sum(self.graph, h)
 
 
-def build_graph(graphs: GraphBatch, backend: str) -> TorchGraph | DGLGraph:
+def batch_to_graph(graphs: GraphBatch, backend: str) -> TorchGraph | DGLGraph:
     """The propagation structure for one batch (built once, shared by all layers)."""
     backend = resolve_backend(backend, graphs.x.device)
     cls = DGLGraph if backend == "dgl" else TorchGraph
@@ -259,14 +265,14 @@ class SREN(nn.Module):
             graphs: the batch of graphs.
             guidance: AGM terms, layer id (>= 0) -> (num_nodes, hidden), added to that
                 layer's output before its activation (Eq. 4).
-            graph: the batch's propagation structure when already built (build_graph).
+            graph: the batch's propagation structure when already built (batch_to_graph).
         """
         if graphs.x.shape[1] != self.in_features:
             raise ValueError(
                 f"graphs have {graphs.x.shape[1]} node features, the model expects "
                 f"node_features={self.in_features}"
             )
-        graph = graph if graph is not None else build_graph(graphs, self.backend)
+        graph = graph if graph is not None else batch_to_graph(graphs, self.backend)
         if self.training and graphs.num_nodes == 1:
             # a lone node has no batch statistics: normalise it with the running ones
             self.input_norm.eval()

@@ -82,3 +82,26 @@ def test_spatial_components_depend_on_image_only_with_coupling(make_graphs, enab
         assert (first - second).abs().max() > 1e-4
     else:
         torch.testing.assert_close(first, second, rtol=0, atol=0)
+
+
+def test_global_guidance_and_its_gradient_equal_the_dense_per_image_term() -> None:
+    torch.manual_seed(3)
+    graph_index = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    graphs = GraphBatch(x=torch.zeros(7, 2), edge_index=torch.zeros(2, 0, dtype=torch.long),
+                        graph_index=graph_index, centers=torch.rand(7, 2), num_graphs=3)
+    agm = AGM(pairs=[(0, 1)], stage_channels=[4], sren_hidden=5).double()
+    maps = torch.randn(3, 4, 2, 3, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(7, 5, dtype=torch.float64)
+    (agm({0: maps}, graphs)[1] * upstream).sum().backward()
+    # each node gets W mean(map of its image) + b: d/dW = sum_nodes upstream_n mean_n^T
+    pooled = maps.detach().mean(dim=(2, 3))
+    fc = agm.fcs[0]
+    want_grad_w = upstream.T @ pooled[graph_index]
+    torch.testing.assert_close(fc.weight.grad, want_grad_w)
+    torch.testing.assert_close(fc.bias.grad, upstream.sum(dim=0))
+    per_image = torch.zeros(3, 5, dtype=torch.float64).index_add_(0, graph_index, upstream)
+    want_grad_maps = (per_image @ fc.weight.detach() / 6)[:, :, None, None].expand(3, 4, 2, 3)
+    torch.testing.assert_close(maps.grad, want_grad_maps)
+    with torch.no_grad():
+        term = agm({0: maps}, graphs)[1]
+    torch.testing.assert_close(term, pooled[graph_index] @ fc.weight.T + fc.bias)

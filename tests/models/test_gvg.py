@@ -8,7 +8,7 @@ import torch
 from fer_graph.data.graph_batch import collate_graphs
 from fer_graph.granular.graph import BallGraph
 from fer_graph.models.gvg import GVG, paint_nodes
-from fer_graph.models.sren import build_graph
+from fer_graph.models.sren import batch_to_graph
 from fer_graph.models.vren import VREN
 
 from model_helpers import random_ball_graph
@@ -53,7 +53,7 @@ def test_gvg_starts_at_zero_and_learns() -> None:
     graphs = collate_graphs([random_ball_graph(n, rng) for n in (4, 12)])
     gvg = GVG(in_features=12, hidden=8, stage_channels=6)
     stage = torch.randn(2, 6, 5, 5)
-    term = gvg(build_graph(graphs, "torch"), graphs, stage)
+    term = gvg(batch_to_graph(graphs, "torch"), graphs, stage)
     assert term.shape == stage.shape and torch.count_nonzero(term) == 0
     term.square().sum().backward()
     assert gvg.project.weight.grad is not None

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from fer_graph.data.graph_batch import GraphBatch
-from fer_graph.models.sren import SREN, GraphConv, build_graph, graph_readout, resolve_backend
+from fer_graph.models.sren import SREN, GraphConv, batch_to_graph, graph_readout, resolve_backend
 
 from model_helpers import NEEDS_DGL, dense_gcn
 
@@ -33,7 +33,7 @@ def four_node_graph() -> GraphBatch:
 def test_graphconv_matches_hand_computed_four_node_graph(backend: str) -> None:
     graphs = four_node_graph()
     conv = GraphConv(in_features=2, out_features=3).double()
-    out = conv(build_graph(graphs, backend), graphs.x)
+    out = conv(batch_to_graph(graphs, backend), graphs.x)
     adj_hat = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1], [0, 0, 1, 1]], dtype=torch.float64)
     deg = torch.tensor([3.0, 3.0, 4.0, 2.0], dtype=torch.float64)
     norm_adj = adj_hat / torch.sqrt(deg[:, None] * deg[None, :])
@@ -53,7 +53,7 @@ def test_backends_equal_dense_outputs_and_gradients(
     for backend in BACKENDS:
         conv.zero_grad()
         xb = x.clone().requires_grad_(True)
-        out = conv(build_graph(graphs, backend), xb)
+        out = conv(batch_to_graph(graphs, backend), xb)
         (out.sin().sum()).backward()
         results[backend] = (out.detach(), xb.grad, conv.weight.grad.clone(), conv.bias.grad.clone())
     xd = x.clone().requires_grad_(True)
@@ -150,7 +150,7 @@ def test_gin_layer_matches_dense_maths(backend: str) -> None:
     layer = GINConv(in_features=2, out_features=3).double()
     with torch.no_grad():
         layer.eps.fill_(0.25)
-    out = layer(build_graph(graphs, backend), graphs.x)
+    out = layer(batch_to_graph(graphs, backend), graphs.x)
     adj = torch.zeros(4, 4, dtype=torch.float64)
     adj[graphs.edge_index[1], graphs.edge_index[0]] = 1.0
     expected = layer.mlp((1.25 * torch.eye(4, dtype=torch.float64) + adj) @ graphs.x)
@@ -161,7 +161,7 @@ def test_residual_sren_adds_each_later_layers_input() -> None:
     graphs = four_node_graph()
     sren = SREN(in_features=2, hidden=3, num_layers=2, embed_dim=5, backend="torch", residual=True).double()
     sren.eval()
-    graph = build_graph(graphs, "torch")
+    graph = batch_to_graph(graphs, "torch")
     h0 = torch.relu(sren.layers[0](graph, sren.input_norm(graphs.x)))
     h1 = torch.relu(sren.layers[1](graph, h0)) + h0
     expected = sren.readout(graph_readout(h1, graphs.graph_index, 1))
@@ -173,7 +173,7 @@ def test_mean_readout_is_the_mean_node_state_of_a_d_e_wide_last_layer(make_graph
     sren = SREN(in_features=12, hidden=8, num_layers=2, embed_dim=8, backend="torch", readout="mean").eval()
     assert sren.readout is None
     h = sren.input_norm(graphs.x)
-    graph = build_graph(graphs, "torch")
+    graph = batch_to_graph(graphs, "torch")
     for layer in sren.layers:
         h = torch.relu(layer(graph, h))
     want = torch.stack([h[graphs.graph_index == g].mean(dim=0) for g in range(3)])
@@ -205,3 +205,14 @@ def test_auto_backend_falls_back_to_torch_when_dgl_is_installed_but_does_not_imp
     assert lines[3].startswith("graph_backend auto: DGL is installed but does not import (")
     assert lines[3].endswith("); using the torch graph backend")
     assert lines[4].startswith("graph_backend 'dgl': DGL does not import (")
+
+
+@NEEDS_DGL
+def test_dgl_graph_has_the_edges_and_edge_ids_of_dgl_add_self_loop(make_graphs) -> None:
+    import dgl
+
+    graphs = make_graphs([3, 6], seed=4)
+    src, dst = batch_to_graph(graphs, "dgl").graph.edges(order="eid")
+    plain = dgl.graph((graphs.edge_index[0], graphs.edge_index[1]), num_nodes=graphs.num_nodes)
+    want_src, want_dst = dgl.add_self_loop(plain).edges(order="eid")
+    assert torch.equal(src, want_src) and torch.equal(dst, want_dst)
