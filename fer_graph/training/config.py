@@ -22,10 +22,10 @@ from fer_graph.data.transforms import build_transforms
 from fer_graph.errors import ConfigError
 from fer_graph.faces.params import FaceParams
 from fer_graph.granular.graph import GBRParams
-from fer_graph.models.factory import DEFAULT_CONFIG as MODEL_DEFAULTS
 from fer_graph.models.factory import resolve_config as resolve_model_config
 from fer_graph.models.losses import BA_FORMS
-from fer_graph.models.sren import READOUTS as SREN_READOUTS
+from fer_graph.models.schema import DEFAULT_CONFIG as MODEL_DEFAULTS
+from fer_graph.models.schema import key_choices, key_types
 from fer_graph.training.sampling import CLASS_WEIGHTS, SAMPLERS
 
 # Validation metrics a checkpoint can be selected on (higher is better); a search optimises the same.
@@ -124,12 +124,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "graphs.store": (str, type(None)),
     "graphs.address": (str, type(None)),
     "graphs.image_size": (int, type(None)),
-    "model.checkpoint_path": (str, type(None)),
-    "model.agm.pairs": (list, str),
-    "model.pretrained": (bool, str),
-    "model.vrsn_hidden": (int, type(None)),
-    "model.rfn_temperature": (*_NUM, type(None)),
-    "model.graph_guidance_stage": (int, type(None)),
+    **key_types("model."),
     "train.grad_clip": (*_NUM, type(None)),
     "train.num_threads": (int, type(None)),
     "train.max_steps_per_epoch": (int, type(None)),
@@ -149,12 +144,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "loss.target": TARGETS,
     "loss.ba_form": BA_FORMS,
     "loss.class_weights": CLASS_WEIGHTS,
-    "model.name": ("cs_gbsbf", "vren_only"),
-    "model.graph_backend": ("auto", "dgl", "torch"),
-    "model.agm.mode": ("global", "spatial"),
-    "model.graph_head": ("none", "concat"),
-    "model.sren_conv": ("gcn", "gin"),
-    "model.sren_readout": SREN_READOUTS,
+    **key_choices("model."),
     "train.optimizer": ("adam", "adamw", "sgd"),
     "train.amp": (False, "bf16", "fp16"),
     "train.device": ("auto", "cpu", "cuda"),

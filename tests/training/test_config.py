@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+REPO = Path(__file__).resolve().parents[2]
+
 from fer_graph.training.config import ConfigError, dump_config, load_config, load_yaml, resolve_config
 
 
@@ -197,3 +199,22 @@ def test_command_line_reports_config_errors_in_one_line(capsys: pytest.CaptureFi
     line = capsys.readouterr().out.strip()
     assert line.startswith("config error: model: backbone 'resnet9000' is not a timm model; close timm names:")
     assert "\n" not in line
+
+
+# The model section of a committed study config, as resolved before ModelConfig existed: keys,
+# values and order (config.yaml is written unsorted) must stay, or recorded runs lose their hash.
+PAPER_MODEL = {
+    "name": "cs_gbsbf", "backbone": "fervgg_base", "pretrained": False, "checkpoint_path": None,
+    "img_size": 48, "in_chans": 1, "num_classes": 7, "embed_dim": 512, "component_dim": 64,
+    "num_components": 9, "vrsn_hidden": None, "node_features": 12, "sren_layers": 2,
+    "sren_hidden": 64, "graph_backend": "auto",
+    "agm": {"enabled": True, "mode": "global", "pairs": [[-1, -1]]}, "srsn": True,
+    "rfn_temperature": None, "head_norm": True, "drop_rate": 0.1, "graph_head": "none",
+    "graph_guidance_stage": None, "sren_conv": "gcn", "sren_residual": False,
+    "sren_readout": "linear",
+}
+
+
+def test_study_model_config_resolves_as_recorded() -> None:
+    model = load_config(REPO / "experiments/configs/studies/fer2013_proxy/paper.yaml")["model"]
+    assert model == PAPER_MODEL and list(model) == list(PAPER_MODEL)
