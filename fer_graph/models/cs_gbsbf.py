@@ -11,8 +11,9 @@ from torch import nn
 from fer_graph.data.graph_batch import GraphBatch
 from fer_graph.models.agm import AGM, resolve_pairs
 from fer_graph.models.gvg import GVG
+from fer_graph.models.chn import CHN
 from fer_graph.models.output import ModelOutput
-from fer_graph.models.rfn import CHN, RFN
+from fer_graph.models.rfn import RFN
 from fer_graph.models.rsn import SRSN, VRSN
 from fer_graph.models.sren import SREN, build_graph
 from fer_graph.models.vren import VREN

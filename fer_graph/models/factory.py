@@ -25,7 +25,7 @@ def _check_keys(given: Mapping[str, Any], known: Mapping[str, Any], prefix: str)
         )
 
 
-def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_model_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The config with defaults filled in and values checked.
 
     Raises:
@@ -77,6 +77,6 @@ def create_model(config: Mapping[str, Any] | None = None) -> nn.Module:
         KeyError: unknown key, named.
         ValueError: inconsistent or malformed values (e.g. agm.pairs out of range).
     """
-    cfg = resolve_config(config or {})
+    cfg = resolve_model_config(config or {})
     model = VRENOnly if cfg["name"] == "vren_only" else CSGBSBF
     return model(**model_kwargs(cfg))

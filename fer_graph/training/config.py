@@ -22,7 +22,7 @@ from fer_graph.data.transforms import build_transforms
 from fer_graph.errors import ConfigError
 from fer_graph.faces.params import FaceParams
 from fer_graph.granular.graph import GBRParams
-from fer_graph.models.factory import resolve_config as resolve_model_config
+from fer_graph.models.factory import resolve_model_config
 from fer_graph.models.losses import BA_FORMS
 from fer_graph.models.schema import DEFAULT_CONFIG as MODEL_DEFAULTS
 from fer_graph.models.schema import key_choices, key_types
@@ -227,7 +227,7 @@ def get_dotted(config: dict, key: str) -> Any:
     return node
 
 
-def resolve_config(user: dict) -> dict:
+def resolve_experiment_config(user: dict) -> dict:
     """Fill defaults into a user mapping and validate it; paths are made absolute.
 
     Raises:
@@ -252,7 +252,7 @@ def resolve_config(user: dict) -> dict:
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict:
     """Load, override and validate an experiment YAML; returns the resolved config."""
     user = apply_overrides(load_yaml(path), overrides)
-    return resolve_config(user)
+    return resolve_experiment_config(user)
 
 
 def dump_config(config: dict, path: str | Path) -> None:

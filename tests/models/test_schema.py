@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 
 from fer_graph.models.cs_gbsbf import CSGBSBF, VRENOnly
-from fer_graph.models.factory import resolve_config
+from fer_graph.models.factory import resolve_model_config
 from fer_graph.models.schema import markdown_table, model_kwargs
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
@@ -24,4 +24,4 @@ def test_docs_table_is_the_one_the_schema_generates() -> None:
 def test_model_kwargs_are_exactly_each_class_arguments() -> None:
     for name, model in (("cs_gbsbf", CSGBSBF), ("vren_only", VRENOnly)):
         expected = set(inspect.signature(model.__init__).parameters) - {"self"}
-        assert set(model_kwargs(resolve_config({"name": name}))) == expected
+        assert set(model_kwargs(resolve_model_config({"name": name}))) == expected

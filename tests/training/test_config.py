@@ -9,7 +9,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
-from fer_graph.training.config import ConfigError, dump_config, load_config, load_yaml, resolve_config
+from fer_graph.training.config import ConfigError, dump_config, load_config, load_yaml, resolve_experiment_config
 
 
 def _write(path: Path, data: dict) -> Path:
@@ -91,9 +91,9 @@ def test_layout_options_are_checked_against_the_named_layout(synthetic_yaml: Pat
 def test_missing_paths_are_named(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(ConfigError, match=rf"^data\.root: path {missing} does not exist$"):
-        resolve_config({"data": {"dataset": "folder", "root": str(missing)}})
+        resolve_experiment_config({"data": {"dataset": "folder", "root": str(missing)}})
     with pytest.raises(ConfigError, match=r"^model\.checkpoint_path: file .*weights\.pt does not exist$"):
-        resolve_config({"data": {"dataset": "synthetic"}, "model": {"checkpoint_path": str(tmp_path / "weights.pt")}})
+        resolve_experiment_config({"data": {"dataset": "synthetic"}, "model": {"checkpoint_path": str(tmp_path / "weights.pt")}})
     with pytest.raises(ConfigError, match=r"config file .*absent\.yaml does not exist"):
         load_config(tmp_path / "absent.yaml")
 
