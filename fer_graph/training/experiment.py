@@ -12,7 +12,8 @@ from fer_graph.data.protocols import Fold
 from fer_graph.data.readers import DatasetIndex
 from fer_graph.data.store import GraphStore
 from fer_graph.training.checkpoint import seed_everything
-from fer_graph.training.config import ConfigError, dump_config
+from fer_graph.training.config import ConfigError
+from fer_graph.training.config_files import dump_config
 from fer_graph.training.loaders import make_loader
 from fer_graph.training.plots import plot_training_curves
 from fer_graph.training.prepare import prepare_data

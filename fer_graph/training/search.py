@@ -20,7 +20,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fer_graph.training.config import dump_config, resolve_experiment_config, set_dotted
+from fer_graph.training.config import resolve_experiment_config
+from fer_graph.training.config_files import dump_config, set_dotted
 from fer_graph.training.experiment import experiment_dir, fit_fold
 from fer_graph.training.prepare import prepare_data
 

@@ -9,7 +9,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
-from fer_graph.training.config import ConfigError, dump_config, load_config, load_yaml, resolve_experiment_config
+from fer_graph.training.config import ConfigError, load_config, resolve_experiment_config
+from fer_graph.training.config_files import dump_config, load_yaml
 
 
 def _write(path: Path, data: dict) -> Path:
