@@ -15,7 +15,7 @@ from rich.console import Console
 from fer_graph.data.progress import RateColumn, make_progress
 from fer_graph.data.readers import DatasetIndex, ImageReadError, crop_box, load_image
 from fer_graph.data.shards import save_shard
-from fer_graph.data.store import GraphArrays, encode
+from fer_graph.data.graph_codec import GraphArrays, encode
 from fer_graph.granular.graph import GBRParams
 
 _INFLIGHT_PER_WORKER = 2  # a queued chunk keeps each actor busy while the driver saves a shard
@@ -36,7 +36,7 @@ class ChunkBuilder:
 
         ``payload`` is None (decode the file at ``location``), a decoded image, a face box
         ``(x, y, width, height)`` to cut from the decoded file, or a string reason why the
-        sample has no image. Returns the ``store.encode`` arrays plus
+        sample has no image. Returns the ``graph_codec.encode`` arrays plus
         ``ids``, ``failures`` (id, path, reason) and the worker's ``cpu_seconds``.
         """
         start = time.process_time()

@@ -11,8 +11,9 @@ from fer_graph.data.dataset import (
     FERGraphDataset, IndexImages, MissingGraphError, collate_batch, collate_with_mirrors, evaluation_collate,
     preload_images,
 )
+from fer_graph.data.graph_codec import GraphArrays
 from fer_graph.data.readers import discover
-from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
+from fer_graph.data.store import GraphStore, GraphStoreWriter
 from fer_graph.data.transforms import build_transforms
 from fer_graph.granular.graph import GBRParams
 
