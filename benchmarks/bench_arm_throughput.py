@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from fer_graph.training.config import load_config
-from fer_graph.training.experiment import fit_fold, prepare
+from fer_graph.training.experiment import fit_fold
+from fer_graph.training.prepare import prepare_data
 
 
 def measure(path: str, steps: int, scratch: Path, console: Console) -> dict:
@@ -30,7 +31,7 @@ def measure(path: str, steps: int, scratch: Path, console: Console) -> dict:
     overrides = ["train.epochs=1", "train.warmup_epochs=0", f"train.max_steps_per_epoch={steps}",
                  "train.progress=false", "train.resume=false"]
     config = load_config(path, overrides)
-    index, store, folds = prepare(config, console)
+    index, store, folds = prepare_data(config, console)
     fold = folds[0]
     _, fit = fit_fold(config, index, store, fold, 0, scratch / Path(path).stem, console)
     row = fit.history[0]

@@ -51,7 +51,8 @@ def make_synthetic(work: Path, n: int) -> tuple[Path, Path]:
     from rich.console import Console
 
     from fer_graph.data.progress import make_progress
-    from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter, encode
+    from fer_graph.data.graph_codec import GraphArrays, encode
+    from fer_graph.data.store import GraphStore, GraphStoreWriter
     from fer_graph.data.synthetic import CLASS_NAMES, render_face
     from fer_graph.granular import GBRParams, build_graph
 

@@ -169,23 +169,6 @@ class FERGraphDataset(Dataset):
                 _check_ids(self.ids, known, "graph", MissingGraphError)
             _check_labels(self.ids, self.labels, graphs)
 
-    @classmethod
-    def from_index(cls, index: DatasetIndex, ids: Sequence[str], graphs: Any = None,
-                   transform: Callable | None = None, seed: int = 0, preload: bool = True,
-                   preload_size: int | None = None) -> "FERGraphDataset":
-        """A dataset over some ids of an index; ``preload`` decodes all images into one array
-        and loads a GraphStore fully into memory (``load_all()``)."""
-        label_of = {s.id: s.label for s in index.samples}
-        missing = [i for i in ids if i not in label_of]
-        if missing:
-            raise KeyError(f"{len(missing)} id(s) not in the dataset index {index.root}, e.g. {missing[0]!r}")
-        images: Mapping = IndexImages(index)
-        if preload:
-            images = preload_images(images, ids, preload_size)
-            if graphs is not None and not isinstance(graphs, Mapping) and hasattr(graphs, "load_all"):
-                graphs = graphs.load_all()
-        return cls(images, graphs, ids, [label_of[i] for i in ids], transform, seed)
-
     def set_epoch(self, epoch: int) -> None:
         """Change the augmentation stream (call once per epoch, before iterating)."""
         self.epoch = int(epoch)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from fer_graph.data.dataset import preload_images
-from fer_graph.data.store import STATS, cast_features
+from fer_graph.data.graph_codec import STATS, cast_features
 from fer_graph.data.transforms import PairTransform, build_transforms
 from fer_graph.granular.build import build_graph
 from fer_graph.granular.graph import BallGraph, GBRParams

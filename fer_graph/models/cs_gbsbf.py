@@ -11,8 +11,9 @@ from torch import nn
 from fer_graph.data.graph_batch import GraphBatch
 from fer_graph.models.agm import AGM, resolve_pairs
 from fer_graph.models.gvg import GVG
+from fer_graph.models.chn import CHN
 from fer_graph.models.output import ModelOutput
-from fer_graph.models.rfn import CHN, RFN
+from fer_graph.models.rfn import RFN
 from fer_graph.models.rsn import SRSN, VRSN
 from fer_graph.models.sren import SREN, batch_to_graph
 from fer_graph.models.vren import VREN
@@ -27,34 +28,34 @@ class CSGBSBF(nn.Module):
     def __init__(
         self,
         *,
-        backbone: str = "swin_base_patch4_window7_224",
-        pretrained: bool | str = False,
-        checkpoint_path: str | Path | None = None,
-        img_size: int = 224,
-        in_chans: int = 3,
-        num_classes: int = 7,
-        embed_dim: int = 1024,
-        component_dim: int = 128,
-        num_components: int = 9,
-        vrsn_hidden: int | None = None,
-        node_features: int = 12,
-        sren_layers: int = 2,
-        sren_hidden: int = 64,
-        graph_backend: str = "auto",
-        agm_enabled: bool = True,
-        agm_mode: str = "global",
-        agm_pairs: str | Sequence[Sequence[int]] = ((-1, -1),),
-        srsn: bool = True,
-        rfn_temperature: float | None = None,
-        head_norm: bool = False,
-        drop_rate: float = 0.0,
-        graph_head: str = "none",
-        graph_guidance_stage: int | None = None,
-        sren_conv: str = "gcn",
-        sren_residual: bool = False,
-        sren_readout: str = "linear",
+        backbone: str,
+        pretrained: bool | str,
+        checkpoint_path: str | Path | None,
+        img_size: int,
+        in_chans: int,
+        num_classes: int,
+        embed_dim: int,
+        component_dim: int,
+        num_components: int,
+        vrsn_hidden: int | None,
+        node_features: int,
+        sren_layers: int,
+        sren_hidden: int,
+        graph_backend: str,
+        agm_enabled: bool,
+        agm_mode: str,
+        agm_pairs: str | Sequence[Sequence[int]],
+        srsn: bool,
+        rfn_temperature: float | None,
+        head_norm: bool,
+        drop_rate: float,
+        graph_head: str,
+        graph_guidance_stage: int | None,
+        sren_conv: str,
+        sren_residual: bool,
+        sren_readout: str,
     ) -> None:
-        """Builds every part; the arguments mirror create_model's config keys.
+        """Builds every part; the arguments are ModelConfig's keys (models/schema.py), agm.<key> as agm_<key>.
 
         Without SRSN the graph stream has no consumer and is not built (graphs are then
         optional); RFN fuses with a learned per-component query in place of C^s (see RFN).
@@ -162,14 +163,15 @@ class VRENOnly(nn.Module):
     def __init__(
         self,
         *,
-        backbone: str = "swin_base_patch4_window7_224",
-        pretrained: bool | str = False,
-        checkpoint_path: str | Path | None = None,
-        img_size: int = 224,
-        in_chans: int = 3,
-        num_classes: int = 7,
-        drop_rate: float = 0.0,
+        backbone: str,
+        pretrained: bool | str,
+        checkpoint_path: str | Path | None,
+        img_size: int,
+        in_chans: int,
+        num_classes: int,
+        drop_rate: float,
     ) -> None:
+        """Builds VREN and the head; the arguments are ModelConfig's `baseline` keys (models/schema.py)."""
         super().__init__()
         self.vren = VREN(
             backbone=backbone, pretrained=pretrained, checkpoint_path=checkpoint_path,

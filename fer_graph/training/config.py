@@ -7,12 +7,9 @@ any data is read or any model is built.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
-
-import yaml
 
 from fer_graph.data.dataset import TARGETS
 from fer_graph.data.ferplus import LABEL_MODES
@@ -22,25 +19,15 @@ from fer_graph.data.transforms import build_transforms
 from fer_graph.errors import ConfigError
 from fer_graph.faces.params import FaceParams
 from fer_graph.granular.graph import GBRParams
-from fer_graph.models.factory import DEFAULT_CONFIG as MODEL_DEFAULTS
-from fer_graph.models.factory import resolve_config as resolve_model_config
+from fer_graph.models.factory import resolve_model_config
 from fer_graph.models.losses import BA_FORMS
-from fer_graph.models.sren import READOUTS as SREN_READOUTS
+from fer_graph.models.schema import DEFAULT_CONFIG as MODEL_DEFAULTS
+from fer_graph.models.schema import key_choices, key_types
+from fer_graph.training.config_files import apply_overrides, deep_merge, get_dotted, load_yaml
 from fer_graph.training.sampling import CLASS_WEIGHTS, SAMPLERS
 
 # Validation metrics a checkpoint can be selected on (higher is better); a search optimises the same.
 SELECT_METRICS = ("val_accuracy", "val_uf1", "val_uar")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `1e-4` and `3E5` as floats (YAML 1.1 wants a dot)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
 
 _GBR_DEFAULTS = {f.name: f.default for f in fields(GBRParams)}
 
@@ -124,12 +111,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "graphs.store": (str, type(None)),
     "graphs.address": (str, type(None)),
     "graphs.image_size": (int, type(None)),
-    "model.checkpoint_path": (str, type(None)),
-    "model.agm.pairs": (list, str),
-    "model.pretrained": (bool, str),
-    "model.vrsn_hidden": (int, type(None)),
-    "model.rfn_temperature": (*_NUM, type(None)),
-    "model.graph_guidance_stage": (int, type(None)),
+    **key_types("model."),
     "train.grad_clip": (*_NUM, type(None)),
     "train.num_threads": (int, type(None)),
     "train.max_steps_per_epoch": (int, type(None)),
@@ -149,12 +131,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "loss.target": TARGETS,
     "loss.ba_form": BA_FORMS,
     "loss.class_weights": CLASS_WEIGHTS,
-    "model.name": ("cs_gbsbf", "vren_only"),
-    "model.graph_backend": ("auto", "dgl", "torch"),
-    "model.agm.mode": ("global", "spatial"),
-    "model.graph_head": ("none", "concat"),
-    "model.sren_conv": ("gcn", "gin"),
-    "model.sren_readout": SREN_READOUTS,
+    **key_choices("model."),
     "train.optimizer": ("adam", "adamw", "sgd"),
     "train.amp": (False, "bf16", "fp16"),
     "train.device": ("auto", "cpu", "cuda"),
@@ -173,71 +150,7 @@ _POSITIVE = {
 SPACE_TYPES = ("uniform", "loguniform", "choice", "randint")
 
 
-def parse_value(text: str) -> Any:
-    """Parse one override value the way the YAML file would (`3e-4` -> float, `[0, 1]` -> list)."""
-    return yaml.load(text, Loader=_Loader)
-
-
-def load_yaml(path: str | Path) -> dict:
-    """Read one YAML mapping, following `base:` (relative to the file) and deep-merging on top."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = yaml.load(path.read_text(), Loader=_Loader) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML ({str(err).splitlines()[0]})") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    return deep_merge(load_yaml(path.parent / base), data)
-
-
-def deep_merge(base: dict, top: dict) -> dict:
-    """Return `base` updated by `top`, merging nested mappings key by key."""
-    out = copy.deepcopy(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
-    """Apply `a.b.c=value` overrides (values parsed as YAML) to a copy of `config`."""
-    out = copy.deepcopy(config)
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        set_dotted(out, key.strip(), parse_value(text))
-    return out
-
-
-def set_dotted(config: dict, key: str, value: Any) -> None:
-    """Set `config[a][b][c] = value` for key `a.b.c`, creating mappings on the way."""
-    node = config
-    parts = key.split(".")
-    for i, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"{'.'.join(parts[: i + 1])}: is not a section, cannot set {key}")
-        node = child
-    node[parts[-1]] = value
-
-
-def get_dotted(config: dict, key: str) -> Any:
-    """Return `config[a][b][c]` for key `a.b.c` (KeyError if absent)."""
-    node = config
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
-def resolve_config(user: dict) -> dict:
+def resolve_experiment_config(user: dict) -> dict:
     """Fill defaults into a user mapping and validate it; paths are made absolute.
 
     Raises:
@@ -262,13 +175,7 @@ def resolve_config(user: dict) -> dict:
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict:
     """Load, override and validate an experiment YAML; returns the resolved config."""
     user = apply_overrides(load_yaml(path), overrides)
-    return resolve_config(user)
-
-
-def dump_config(config: dict, path: str | Path) -> None:
-    """Write the resolved config as YAML that `load_config` reads back to the same dict."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+    return resolve_experiment_config(user)
 
 
 def _check_keys(user: Any, schema: dict, prefix: str) -> None:

@@ -12,10 +12,11 @@ from fer_graph.data.protocols import Fold
 from fer_graph.data.readers import DatasetIndex
 from fer_graph.data.store import GraphStore
 from fer_graph.training.checkpoint import seed_everything
-from fer_graph.training.config import ConfigError, dump_config
+from fer_graph.training.config import ConfigError
+from fer_graph.training.config_files import dump_config
 from fer_graph.training.loaders import make_loader
 from fer_graph.training.plots import plot_training_curves
-from fer_graph.training.prepare import drop_failed, prepare_dataset, prepare_folds, prepare_graphs
+from fer_graph.training.prepare import prepare_data
 from fer_graph.training.provenance import config_sha256, run_provenance
 from fer_graph.training.reliance import shuffle_metrics, shuffled_graph_ids, weight_spread
 from fer_graph.training.report import aggregate, print_summary, write_split_outputs
@@ -26,14 +27,6 @@ from fer_graph.training.trainer import EpochCallback, EvalResult, Trainer
 def experiment_dir(config: dict) -> Path:
     """`<experiment.output_dir>/<experiment.name>`: where config, results and runs go."""
     return Path(config["experiment"]["output_dir"]) / config["experiment"]["name"]
-
-
-def prepare(config: dict, console: Console) -> tuple[DatasetIndex, GraphStore | None, list[Fold]]:
-    """Everything before training; every config/data mismatch surfaces here as a ConfigError."""
-    index = prepare_dataset(config, console)
-    store = prepare_graphs(config, index, console)
-    index = drop_failed(index, store, console, config["data"]["max_missing"])
-    return index, store, prepare_folds(config, index)
 
 
 def build_model_and_loss(
@@ -184,7 +177,7 @@ def run_experiment(
     out = experiment_dir(config)
     out.mkdir(parents=True, exist_ok=True)
     dump_config(config, out / "config.yaml")
-    index, store, folds = prepare(config, console)
+    index, store, folds = prepare_data(config, console)
     runs = []
     for seed in config["experiment"]["seeds"]:
         for fold in folds:

@@ -25,6 +25,17 @@ from fer_graph.granular.graph import GBRParams
 from fer_graph.models.factory import uses_graphs
 
 
+def prepare_data(config: dict, console: Console) -> tuple[DatasetIndex, GraphStore | None, list[Fold]]:
+    """Everything before training: the dataset, its graph store and its folds.
+
+    Every config/data mismatch surfaces here as a ConfigError.
+    """
+    index = prepare_dataset(config, console)
+    store = prepare_graphs(config, index, console)
+    index = drop_failed(index, store, console, config["data"]["max_missing"])
+    return index, store, prepare_folds(config, index)
+
+
 def prepare_dataset(config: dict, console: Console) -> DatasetIndex:
     """Index the dataset (generating the synthetic one first if needed) and check it against the config.
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fer_graph.training.config import dump_config, resolve_config, set_dotted
-from fer_graph.training.experiment import experiment_dir, fit_fold, prepare
+from fer_graph.training.config import resolve_experiment_config
+from fer_graph.training.config_files import dump_config, set_dotted
+from fer_graph.training.experiment import experiment_dir, fit_fold
+from fer_graph.training.prepare import prepare_data
 
 
 def _domain(spec: dict):
@@ -39,7 +41,7 @@ def apply_params(config: dict, params: dict) -> dict:
     out = copy.deepcopy(config)
     for key, value in params.items():
         set_dotted(out, key, value)
-    return resolve_config(out)
+    return resolve_experiment_config(out)
 
 
 def _trial(params: dict, base: dict) -> None:
@@ -77,7 +79,7 @@ def _train_trial(config: dict, run_dir: Path) -> None:
             copy_logs(Path(folder) / "logs", run_dir)
         config["train"]["resume"] = True
     console = Console(quiet=True)
-    index, store, folds = prepare(config, console)
+    index, store, folds = prepare_data(config, console)
 
     def report(row: dict, ckpt_dir: Path) -> None:
         metrics = {k: v for k, v in row.items() if not k.startswith("test")}
@@ -109,7 +111,7 @@ def run_search(config: dict, console: Console | None = None, address: str | None
     base["train"] = {**base["train"], "eval_every": 1}
     dump_config(config, out / "config.yaml")
     # Data and graphs are made once here; trials only read them.
-    prepare(base, console)
+    prepare_data(base, console)
     if not ray.is_initialized():
         # without an address, a new local instance, never another process's Ray found on this machine
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_graph.data.store import derive_geometry
+from fer_graph.data.graph_codec import derive_geometry
 from fer_graph.granular.graph import NUM_FEATURES, BallGraph
 
 

@@ -17,8 +17,10 @@ import ray
 from PIL import Image
 
 from fer_graph.data import build as build_module
-from fer_graph.data.build import ChunkBuilder, build_graph_store
+from fer_graph.data.build import build_graph_store
+from fer_graph.data.build_ray import ChunkBuilder, chunk_items
 from fer_graph.data.readers import DatasetIndex, discover, load_image
+from fer_graph.data.shards import save_shard
 from fer_graph.data.store import GraphStore
 from fer_graph.granular.build import build_graph
 from fer_graph.granular.graph import GBRParams
@@ -134,8 +136,8 @@ def test_resume_reuses_finished_shards_and_matches_a_clean_run(built, tmp_path):
     chunks = [index.samples[i:i + CHUNK] for i in range(0, len(index.samples), CHUNK)]
     builder = ChunkBuilder(params.to_dict())
     for chunk_id in (0, 3):
-        shard = builder.build(build_module._items(index, chunks[chunk_id]), "float16")
-        build_module._save_shard(work, chunk_id, shard)
+        shard = builder.build(chunk_items(index, chunks[chunk_id]), "float16")
+        save_shard(work, chunk_id, shard)
     (work / "chunk-000001.npz.tmp123").write_bytes(b"half")
     (tmp_path / "graphs.h5.partial999").write_bytes(b"half")
     # The images of the finished chunks become garbage of the same size and mtime (the same

@@ -11,8 +11,9 @@ from fer_graph.data.dataset import (
     FERGraphDataset, IndexImages, MissingGraphError, collate_batch, collate_with_mirrors, evaluation_collate,
     preload_images,
 )
+from fer_graph.data.graph_codec import GraphArrays
 from fer_graph.data.readers import discover
-from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
+from fer_graph.data.store import GraphStore, GraphStoreWriter
 from fer_graph.data.transforms import build_transforms
 from fer_graph.granular.graph import GBRParams
 
@@ -40,7 +41,7 @@ def test_items_pair_each_image_with_its_own_graph(folder):
     root, images, graphs = folder
     index = discover(root, "imagefolder")
     ids = [s.id for s in index.samples]
-    data = FERGraphDataset.from_index(index, ids, graphs=graphs, preload=True)
+    data = FERGraphDataset(preload_images(IndexImages(index), ids), graphs, ids, [s.label for s in index.samples])
     assert len(data) == 12
     for pos, sample in enumerate(index.samples):
         x, graph, label = data[pos]
@@ -94,7 +95,7 @@ def test_graph_store_source_preloaded_and_label_checked(folder, tmp_path):
     labels = {s.id: s.label for s in index.samples}
     store = write_store(tmp_path / "g.h5", graphs, labels)
     ids = [s.id for s in index.samples]
-    data = FERGraphDataset.from_index(index, ids, graphs=store, preload=True)
+    data = FERGraphDataset(preload_images(IndexImages(index), ids), store.load_all(), ids, [labels[i] for i in ids])
     assert store._memory is not None  # load_all ran: lookups no longer read the file
     for pos, sample_id in enumerate(ids):
         _, graph, label = data[pos]
@@ -103,7 +104,7 @@ def test_graph_store_source_preloaded_and_label_checked(folder, tmp_path):
         np.testing.assert_array_equal(graph.edges, graphs[sample_id].edges)
     stale = write_store(tmp_path / "stale.h5", graphs, {i: (labels[i] + 1) % 3 for i in ids})
     with pytest.raises(ValueError, match="rebuild the graph store"):
-        FERGraphDataset.from_index(index, ids, graphs=stale)
+        FERGraphDataset(IndexImages(index), stale, ids, [labels[i] for i in ids])
 
 
 def test_graphs_follow_augmentation_and_are_reproducible(folder):

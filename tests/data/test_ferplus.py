@@ -17,7 +17,7 @@ from fer_graph.data.ferplus import CLASSES, VOTE_COLUMNS, read_split
 from fer_graph.data.protocols import make_folds
 from fer_graph.data.readers import DatasetLayoutError, detect_layout, discover
 from fer_graph.errors import ConfigError
-from fer_graph.training.config import resolve_config
+from fer_graph.training.config import resolve_experiment_config
 from fer_graph.training.loaders import make_loader
 from fer_graph.training.prepare import prepare_dataset
 
@@ -52,7 +52,7 @@ def _config(root: Path, *overrides: tuple[str, str, object]) -> dict:
             "model": {"img_size": 48, "in_chans": 1, "num_classes": 8}}
     for section, key, value in overrides:
         user.setdefault(section, {})[key] = value
-    return resolve_config(user)
+    return resolve_experiment_config(user)
 
 
 def test_majority_labels_left_out_faces_and_vote_distributions(tmp_path) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import fer_graph
-from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
+from fer_graph.data.graph_codec import GraphArrays
+from fer_graph.data.store import GraphStore, GraphStoreWriter
 from fer_graph.granular.graph import NUM_FEATURES, BallGraph, GBRParams
 
 

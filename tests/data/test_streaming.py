@@ -12,8 +12,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from fer_graph.data.dataset import FERGraphDataset, IndexImages, collate_batch, preload_images
+from fer_graph.data.graph_codec import GraphArrays
 from fer_graph.data.readers import discover
-from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
+from fer_graph.data.store import GraphStore, GraphStoreWriter
 from fer_graph.data.streaming import EpochSampler, ResizedImages, StreamLoader, open_sources_in_worker
 from fer_graph.data.transforms import build_transforms
 from fer_graph.granular.graph import GBRParams

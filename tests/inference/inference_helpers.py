@@ -11,7 +11,7 @@ from PIL import Image
 from fer_graph.data.readers import FER2013_CLASSES
 from fer_graph.models import create_model
 from fer_graph.models.checkpoint import save_checkpoint
-from fer_graph.training.config import resolve_config
+from fer_graph.training.config import resolve_experiment_config
 
 TINY_MODEL = {
     "backbone": "fervgg_small", "img_size": 48, "in_chans": 3, "embed_dim": 64,
@@ -22,7 +22,7 @@ TINY_MODEL = {
 def make_checkpoint(out_dir: Path, model: dict, seed: int = 0, name: str = "tiny.pt",
                     gain: float = 5.0) -> Path:
     """A resolved config + random weights written with save_checkpoint, as the trainer does."""
-    config = resolve_config({
+    config = resolve_experiment_config({
         "experiment": {"name": "tiny", "output_dir": str(out_dir)},
         "data": {"dataset": "synthetic", "image_size": model["img_size"], "in_chans": model["in_chans"]},
         "model": model,

@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from fer_graph.data.graph_batch import collate_graphs
+from fer_graph.data.graph_codec import GraphArrays
 from fer_graph.data.readers import discover, load_image
-from fer_graph.data.store import GraphArrays, GraphStore, GraphStoreWriter
+from fer_graph.data.store import GraphStore, GraphStoreWriter
 from fer_graph.data.transforms import mirror_pair
 from fer_graph.granular.build import build_graph
 from fer_graph.inference.loading import as_stored, load_model

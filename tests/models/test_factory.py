@@ -7,17 +7,17 @@ import torch
 
 from fer_graph.models import DEFAULT_CONFIG, create_model
 from fer_graph.models.cs_gbsbf import CSGBSBF, VRENOnly
-from fer_graph.models.factory import resolve_config
+from fer_graph.models.factory import resolve_model_config
 
 from model_helpers import NEEDS_DGL, TINY
 
 
 def test_defaults_follow_the_paper_where_it_sets_them() -> None:
-    cfg = resolve_config({})
+    cfg = resolve_model_config({})
     assert cfg["backbone"] == "swin_base_patch4_window7_224" and cfg["img_size"] == 224
     assert (cfg["embed_dim"], cfg["component_dim"], cfg["num_components"]) == (1024, 128, 9)
     assert cfg["agm"] == {"enabled": True, "mode": "global", "pairs": [[-1, -1]]}
-    assert resolve_config({"agm": {"mode": "spatial"}})["agm"]["pairs"] == [[-1, -1]]
+    assert resolve_model_config({"agm": {"mode": "spatial"}})["agm"]["pairs"] == [[-1, -1]]
     assert DEFAULT_CONFIG["agm"]["mode"] == "global"
 
 

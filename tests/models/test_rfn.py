@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from fer_graph.models.rfn import CHN, RFN
+from fer_graph.models.chn import CHN
+from fer_graph.models.rfn import RFN
 
 
 def test_rfn_weights_and_fused_feature_match_explicit_formula() -> None:

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from fer_graph.training.config import load_config
-from fer_graph.training.experiment import prepare
+from fer_graph.training.prepare import prepare_data
 from training_helpers import TINY
 
 
@@ -19,7 +19,7 @@ def shared_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("shared")
     paths = {"data.root": str(root / "synthetic"), "graphs.store": str(root / "graphs.h5")}
     config = load_config(TINY, [f"{k}={v}" for k, v in paths.items()] + [f"experiment.output_dir={root}"])
-    prepare(config, Console(quiet=True))
+    prepare_data(config, Console(quiet=True))
     return paths
 
 

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_graph.training.config import ConfigError, dump_config, load_config, load_yaml, resolve_config
+REPO = Path(__file__).resolve().parents[2]
+
+from fer_graph.training.config import ConfigError, load_config, resolve_experiment_config
+from fer_graph.training.config_files import dump_config, load_yaml
 
 
 def _write(path: Path, data: dict) -> Path:
@@ -89,9 +92,9 @@ def test_layout_options_are_checked_against_the_named_layout(synthetic_yaml: Pat
 def test_missing_paths_are_named(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(ConfigError, match=rf"^data\.root: path {missing} does not exist$"):
-        resolve_config({"data": {"dataset": "folder", "root": str(missing)}})
+        resolve_experiment_config({"data": {"dataset": "folder", "root": str(missing)}})
     with pytest.raises(ConfigError, match=r"^model\.checkpoint_path: file .*weights\.pt does not exist$"):
-        resolve_config({"data": {"dataset": "synthetic"}, "model": {"checkpoint_path": str(tmp_path / "weights.pt")}})
+        resolve_experiment_config({"data": {"dataset": "synthetic"}, "model": {"checkpoint_path": str(tmp_path / "weights.pt")}})
     with pytest.raises(ConfigError, match=r"config file .*absent\.yaml does not exist"):
         load_config(tmp_path / "absent.yaml")
 
@@ -197,3 +200,22 @@ def test_command_line_reports_config_errors_in_one_line(capsys: pytest.CaptureFi
     line = capsys.readouterr().out.strip()
     assert line.startswith("config error: model: backbone 'resnet9000' is not a timm model; close timm names:")
     assert "\n" not in line
+
+
+# The model section of a committed study config, as resolved before ModelConfig existed: keys,
+# values and order (config.yaml is written unsorted) must stay, or recorded runs lose their hash.
+PAPER_MODEL = {
+    "name": "cs_gbsbf", "backbone": "fervgg_base", "pretrained": False, "checkpoint_path": None,
+    "img_size": 48, "in_chans": 1, "num_classes": 7, "embed_dim": 512, "component_dim": 64,
+    "num_components": 9, "vrsn_hidden": None, "node_features": 12, "sren_layers": 2,
+    "sren_hidden": 64, "graph_backend": "auto",
+    "agm": {"enabled": True, "mode": "global", "pairs": [[-1, -1]]}, "srsn": True,
+    "rfn_temperature": None, "head_norm": True, "drop_rate": 0.1, "graph_head": "none",
+    "graph_guidance_stage": None, "sren_conv": "gcn", "sren_residual": False,
+    "sren_readout": "linear",
+}
+
+
+def test_study_model_config_resolves_as_recorded() -> None:
+    model = load_config(REPO / "experiments/configs/studies/fer2013_proxy/paper.yaml")["model"]
+    assert model == PAPER_MODEL and list(model) == list(PAPER_MODEL)

@@ -9,7 +9,8 @@ import torch
 from rich.console import Console
 
 from fer_graph.data.freshness import sample_fingerprints
-from fer_graph.data.store import GraphArrays, GraphStoreWriter
+from fer_graph.data.graph_codec import GraphArrays
+from fer_graph.data.store import GraphStoreWriter
 from fer_graph.granular import GBRParams, build_graph
 from fer_graph.models.checkpoint import load_checkpoint
 from fer_graph.training.config import load_config

@@ -14,8 +14,7 @@ from rich.console import Console
 from fer_graph.data.store import GraphStore
 from fer_graph.granular import builder_fingerprint
 from fer_graph.training.config import ConfigError
-from fer_graph.training.experiment import prepare
-from fer_graph.training.prepare import prepare_dataset, prepare_graphs
+from fer_graph.training.prepare import prepare_data, prepare_dataset, prepare_graphs
 
 QUIET = Console(quiet=True)
 
@@ -70,7 +69,7 @@ def test_missing_graphs_over_the_allowance_refuse_to_start_and_within_it_are_cou
     broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     store_path = tmp_path / "graphs.h5"
     allowed = tiny_config(f"data.root={root}", f"graphs.store={store_path}", "data.max_missing=1")
-    index, store, folds = prepare(allowed, QUIET)
+    index, store, folds = prepare_data(allowed, QUIET)
     assert store.missing_graphs == {"train": 1}
     assert str(broken.relative_to(root)) not in {s.id for s in index.samples}
     assert len(index) == len(list(root.rglob("*.png"))) - 1
@@ -80,7 +79,7 @@ def test_missing_graphs_over_the_allowance_refuse_to_start_and_within_it_are_cou
     strict = tiny_config(f"data.root={root}", f"graphs.store={store_path}")
     console, text = _recorded()
     with pytest.raises(ConfigError) as err:
-        prepare(strict, console)
+        prepare_data(strict, console)
     # retried first (the allowance is exceeded), then refused in one line naming store, count, file
     assert f"store {store_path}: 1 image(s) failed when it was built (first: {broken.relative_to(root)}), retrying them" in text.getvalue()
     message = str(err.value)

@@ -10,7 +10,7 @@ import torch
 from rich.console import Console
 
 from fer_graph.errors import ConfigError
-from fer_graph.training.experiment import prepare
+from fer_graph.training.prepare import prepare_data
 from fer_graph.training.loaders import make_loader
 from fer_graph.training.sampling import (
     balanced_class_weights,
@@ -65,7 +65,7 @@ def test_config_switches_choose_sampler_and_weights(tiny_config) -> None:
 
 def test_training_loader_with_class_balanced_sampler_evens_out_an_imbalanced_split(tiny_config) -> None:
     config = tiny_config("train.sampler=class_balanced", "train.batch_size=16")
-    index, store, folds = prepare(config, QUIET)
+    index, store, folds = prepare_data(config, QUIET)
     label_of = {s.id: s.label for s in index.samples}
     by_class: dict[int, list[str]] = {}
     for sample_id in folds[0].train_ids:

@@ -15,8 +15,9 @@ from fer_graph.models.checkpoint import load_checkpoint
 from fer_graph.models.sren import dgl_available
 from fer_graph.training.checkpoint import seed_everything
 from fer_graph.training.config import load_config
-from fer_graph.training.experiment import build_model_and_loss, prepare, run_experiment
+from fer_graph.training.experiment import build_model_and_loss, run_experiment
 from fer_graph.training.loaders import make_loader
+from fer_graph.training.prepare import prepare_data
 from fer_graph.training.trainer import NonFiniteLossError, Trainer, lr_factor
 
 QUIET = Console(quiet=True)
@@ -24,7 +25,7 @@ QUIET = Console(quiet=True)
 
 def _trainer(config: dict, run_dir: Path):
     """A real Trainer with the tiny config's train and validation loaders."""
-    index, store, folds = prepare(config, QUIET)
+    index, store, folds = prepare_data(config, QUIET)
     seed_everything(0)
     model, loss_fn = build_model_and_loss(config)
     trainer = Trainer(model, loss_fn, config, run_dir, index.class_names, QUIET)
@@ -142,7 +143,7 @@ def test_paper_config_trains_two_steps_and_evaluates_with_equal_losses_on_both_g
         model = config["model"]
         assert (model["backbone"], model["img_size"], model["embed_dim"], model["num_components"]) == (
             "swin_base_patch4_window7_224.ms_in1k", 224, 1024, 9)
-        index, store, folds = prepare(config, QUIET)
+        index, store, folds = prepare_data(config, QUIET)
         seed_everything(0)
         net, loss_fn = build_model_and_loss(config)
         trainer = Trainer(net, loss_fn, config, tmp_path / backend, index.class_names, QUIET)
