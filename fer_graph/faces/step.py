@@ -90,24 +90,22 @@ class FaceStep:
         for name in self._searches:
             _DETECTORS[name]()  # load now, so a missing model file fails here, not mid-dataset
         self._landmarks = weights.landmark_predictor()
-        self.last_detector = params.detector
 
     def detect(self, image: np.ndarray) -> list[tuple[Box, float]]:
-        """Every face as (box, score) in full-image pixels, largest first.
+        """Every face as (box, score) in full-image pixels, largest first."""
+        return self._detect(image)[0]
 
-        With ``hog_cnn`` the CNN searches only where HOG found nothing; ``last_detector``
-        names the detector whose answer this is.
-        """
+    def _detect(self, image: np.ndarray) -> tuple[list[tuple[Box, float]], str]:
+        """The faces and the detector that found them (with ``hog_cnn``, the CNN searches
+        only where HOG found nothing)."""
         image = _dlib_image(image)
         scale = min(1.0, self.params.max_side / max(image.shape[:2]))
         search = image
         if scale < 1.0:
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             search = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
-        found = []
         for name in self._searches:
             found = _search(name, search, self.params.upsample)
-            self.last_detector = name
             if found:
                 break
         height, width = image.shape[:2]
@@ -117,7 +115,7 @@ class FaceStep:
                    min(width, round((rect.right() + 1) / scale)), min(height, round((rect.bottom() + 1) / scale)))
             if box[2] > box[0] and box[3] > box[1]:
                 faces.append((box, float(score)))
-        return sorted(faces, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]), reverse=True)
+        return sorted(faces, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]), reverse=True), name
 
     def landmarks(self, image: np.ndarray, box: Box) -> np.ndarray:
         """dlib's 5 landmarks (5, 2) as (x, y) for the face in ``box``."""
@@ -139,12 +137,11 @@ class FaceStep:
         With ``on_missing: whole`` an image without a face is returned whole (record
         ``found=False``); with ``skip`` its result has no image.
         """
-        faces = self.detect(image)
+        faces, name = self._detect(image)
         if not faces:
             name = self.params.detector
             whole = np.asarray(image) if self.params.on_missing == "whole" else None
             return [AlignedFace(whole, FaceRecord(found=False, count=0, detector=name))]
-        name = self.last_detector
         chosen = faces[:1] if self.params.select == "largest" else faces
         out = []
         for i, (box, score) in enumerate(chosen):
