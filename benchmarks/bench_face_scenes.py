@@ -9,6 +9,12 @@ scenes are written as PNGs under --scenes/<class>/, so ``tools/predict.py CHECKP
 ``predict.py --detect-faces`` uses) and for the LBP cascade: the share of scenes where
 exactly one face is found, and the checkpoint's accuracy on the scenes (a scene without a
 face counts as wrong), beside its accuracy on the original crops.
+
+With ``--breakdown``, the gap between the crops and the scenes is split into its causes, on
+the faces whose own crop dlib can place landmarks on (``crop_landmarks``): the scene undone
+exactly (resampling only), the crop's landmarks carried into the scene and cropped to the
+framing with the face's own roll kept (framing), then levelled as the face step does
+(levelling), then the face step itself (detection and landmark error in the scene).
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ import numpy as np
 from PIL import Image
 
 from fer_graph.data.readers import discover
-from fer_graph.faces.scenes import random_scene
+from fer_graph.faces.align import crop_matrix, warp_crop
+from fer_graph.faces.framing import crop_landmarks
+from fer_graph.faces.scenes import PlacedFace, random_scene
 from fer_graph.inference.faces import DETECTOR_CHOICES, face_step_for
 from fer_graph.inference.loading import load_model
 from fer_graph.inference.predict import Predictor
@@ -41,24 +49,71 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--upsample", type=int, default=None,
                         help="dlib's image doublings before detection (default: the checkpoint's face settings)")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="split the crop-to-scene accuracy gap into resampling, framing, levelling and detection")
     return parser.parse_args(argv)
 
 
-def write_scenes(root: str, out: Path, limit: int, seed: int) -> tuple[list[Path], list[Path], list[int]]:
-    """Sample PrivateTest faces and write one scene each; returns crops, scenes and labels."""
+def write_scenes(root: str, out: Path, limit: int, seed: int
+                 ) -> tuple[list[Path], list[Path], list[int], list[PlacedFace]]:
+    """Sample PrivateTest faces and write one scene each; returns crops, scenes, labels and placements."""
     index = discover(root)
     private = [s for s in index.samples if s.split == "test" and Path(s.id).name.startswith("PrivateTest_")]
     chosen = sorted(random.Random(seed).sample(private, min(limit, len(private))), key=lambda s: s.id)
     rng = np.random.default_rng(seed)
-    crops, scenes = [], []
+    crops, scenes, placements = [], [], []
     for sample in chosen:
-        scene, _ = random_scene(index.load(sample), rng)
+        scene, placed = random_scene(index.load(sample), rng)
+        placements.append(placed)
         path = out / index.class_names[sample.label] / (Path(sample.id).stem + ".png")
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(scene).save(path)
         crops.append(Path(sample.source))
         scenes.append(path)
-    return crops, scenes, [s.label for s in chosen]
+    return crops, scenes, [s.label for s in chosen], placements
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 map ``outer`` after ``inner`` (both edge-coordinate affine maps)."""
+    return np.hstack([outer[:, :2] @ inner[:, :2], (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]])
+
+
+def breakdown(loaded, step, crops: list[Path], scenes: list[Path], labels: list[int],
+              placements: list[PlacedFace], detected: dict[str, list], batch_size: int) -> None:
+    """Print the accuracy of each stage between the original crops and the face step's scene crops."""
+    from fer_graph.data.readers import load_image
+
+    size = step.params.size
+    predictor = Predictor(loaded)
+    stages: dict[str, list[np.ndarray]] = {"original crops": [], "scene undone exactly (resampling)": [],
+                                           "+ framing, the face's own roll kept": [], "+ levelled (oracle landmarks)": []}
+    kept = []
+    for i, (crop_path, scene_path, placed) in enumerate(zip(crops, scenes, placements)):
+        crop = load_image(crop_path)
+        points = crop_landmarks(step, crop)
+        if points is None:
+            continue
+        kept.append(i)
+        scene = load_image(scene_path)
+        to_crop_pixels = np.diag([crop.shape[1] / size, crop.shape[0] / size, 1.0])[:2]
+        levelled = crop_matrix(points, size, step.params.eye_distance, step.params.eye_height, step.params.eye_center)
+        # the same scale and eye midpoint as the levelled crop, without its turn
+        eyes_target = np.array([step.params.eye_center, step.params.eye_height]) * size
+        eyes_in_crop = levelled[:, :2] @ eyes_target + levelled[:, 2]
+        scale = float(np.hypot(*levelled[:, 0]))
+        unturned = np.hstack([scale * np.eye(2), (eyes_in_crop - scale * eyes_target)[:, None]])
+        stages["original crops"].append(crop)
+        stages["scene undone exactly (resampling)"].append(warp_crop(scene, compose(placed.matrix, to_crop_pixels), size))
+        stages["+ framing, the face's own roll kept"].append(warp_crop(scene, compose(placed.matrix, unturned), size))
+        stages["+ levelled (oracle landmarks)"].append(warp_crop(scene, compose(placed.matrix, levelled), size))
+    subset = [labels[i] for i in kept]
+    print(f"breakdown on the {len(kept)} of {len(crops)} faces whose crop dlib places landmarks on:")
+    for name, images in stages.items():
+        probs = np.concatenate([predictor.predict_images(images[j:j + batch_size])
+                                for j in range(0, len(images), batch_size)])
+        print(f"  {name}: {100 * np.mean(probs.argmax(axis=1) == subset):.2f}%")
+    for detector, rows in detected.items():
+        print(f"  {detector} face step on the scenes: {100 * accuracy([rows[i] for i in kept], subset):.2f}%")
 
 
 def accuracy(rows, labels: list[int]) -> float:
@@ -69,15 +124,17 @@ def accuracy(rows, labels: list[int]) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     loaded = load_model(args.checkpoint)
-    crops, scenes, labels = write_scenes(args.root, Path(args.scenes), args.limit, args.seed)
+    crops, scenes, labels, placements = write_scenes(args.root, Path(args.scenes), args.limit, args.seed)
     print(f"{len(scenes)} scenes from FER-2013 PrivateTest (seed {args.seed}) in {args.scenes}")
     crop_rows = Predictor(loaded).predict_paths(crops, args.batch_size)
     print(f"original crops: accuracy {100 * accuracy(crop_rows, labels):.2f}%")
+    detected: dict[str, list] = {}
+    dlib_step = None
     for detector in args.detectors:
         # One pass with every face: the count per scene, and the largest face (row 0) predicted,
         # which is what predict.py --detect-faces gives without --all-faces.
-        predictor = Predictor(loaded, face_step_for(loaded.config, detector=detector, select="all",
-                                                          upsample=args.upsample))
+        step = face_step_for(loaded.config, detector=detector, select="all", upsample=args.upsample)
+        predictor = Predictor(loaded, step)
         start = time.perf_counter()
         rows = predictor.predict_paths(scenes, args.batch_size)
         seconds = time.perf_counter() - start
@@ -86,10 +143,18 @@ def main(argv: list[str] | None = None) -> int:
             per_scene.setdefault(row.path, []).append(row)
         counts = Counter(sum(r.face.found for r in per_scene[str(p)]) for p in scenes)
         largest = [per_scene[str(p)][0] for p in scenes]
+        detected[detector] = largest
+        if detector != "lbp":
+            dlib_step = step
         print(f"{detector}: exactly one face in {100 * counts[1] / len(scenes):.1f}% of scenes (none {counts[0]}, "
               f"two or more {sum(n for k, n in counts.items() if k > 1)}); accuracy on the scenes through the "
               f"largest face {100 * accuracy(largest, labels):.2f}%; {len(scenes) / seconds:.2f} scenes/s "
               f"(wall, detection + alignment + model, shared machine)")
+    if args.breakdown:
+        if dlib_step is None:
+            print("--breakdown needs a dlib detector among --detectors")
+            return 2
+        breakdown(loaded, dlib_step, crops, scenes, labels, placements, detected, args.batch_size)
     return 0
 
 
