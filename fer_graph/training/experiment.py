@@ -19,7 +19,7 @@ from fer_graph.training.plots import plot_training_curves
 from fer_graph.training.prepare import prepare_data
 from fer_graph.training.provenance import config_sha256, run_provenance
 from fer_graph.training.reliance import shuffle_metrics, shuffled_graph_ids, weight_spread
-from fer_graph.training.report import aggregate, print_summary, write_split_outputs
+from fer_graph.training.report import aggregate, pooled_over_folds, print_summary, write_split_outputs
 from fer_graph.training.sampling import loss_class_weights
 from fer_graph.training.trainer import EpochCallback, EvalResult, Trainer
 
@@ -171,7 +171,8 @@ def run_experiment(
             results still hold every finished run of the config's seeds.
 
     Returns:
-        The results dict: name, runs (per seed and fold) and aggregate (mean/std).
+        The results dict: name, runs (per seed and fold), aggregate (mean/std over runs) and,
+        for k-fold protocols, pooled (each seed's folds scored as one set).
     """
     console = console or Console()
     out = experiment_dir(config)
@@ -200,6 +201,9 @@ def run_experiment(
         "runs": runs,
         "aggregate": aggregate(runs),
     }
+    pooled = pooled_over_folds(out, runs, index.class_names)
+    if pooled is not None:
+        results["pooled"] = pooled
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print_summary(console, results)
     console.print(f"results: {out / 'results.json'}")

@@ -70,6 +70,40 @@ def aggregate(runs: list[dict]) -> dict:
     return out
 
 
+def pooled_over_folds(out_dir: Path, runs: list[dict], class_names: Sequence[str]) -> dict | None:
+    """Test metrics of each seed's folds scored together, then mean and spread over seeds.
+
+    Under leave-one-subject-out a fold holds one subject's few clips, so per-fold UF1 and UAR
+    are mostly undefined classes; micro-expression work (MEGC) scores the predictions of all
+    folds as one set instead. Seeds whose folds are not all finished with a predictions file
+    are left out (``seeds_left_out``). None for single-fold protocols.
+
+    Args:
+        out_dir: the experiment folder holding ``seed<s>/<fold>/predictions_test.csv``.
+        runs: the finished runs (``seed`` and ``fold`` keys).
+        class_names: the dataset's classes, in label order.
+    """
+    folds = sorted({r["fold"] for r in runs})
+    if len(folds) < 2:
+        return None
+    per_seed, left_out = [], []
+    for seed in sorted({r["seed"] for r in runs}):
+        files = [Path(out_dir) / f"seed{seed}" / fold / "predictions_test.csv" for fold in folds]
+        if not all(f.is_file() for f in files):
+            left_out.append(seed)
+            continue
+        parts = [read_predictions(f) for f in files]
+        labels = np.concatenate([p["labels"] for p in parts])
+        metrics = classification_metrics(labels, np.concatenate([p["predicted"] for p in parts]), class_names)
+        per_seed.append({"seed": seed, "folds": len(folds), "num_samples": int(len(labels)),
+                         **{m: metrics[m] for m in HEADLINE}})
+    if not per_seed:
+        return None
+    out = {"per_seed": per_seed, "seeds_left_out": left_out}
+    out.update({f"test_{m}": summarize([s[m] for s in per_seed]) for m in HEADLINE})
+    return out
+
+
 def _reliance_keys(runs: list[dict]) -> list[str]:
     """The reliance figures every run has (none for image-only models)."""
     return [k for k in RELIANCE if runs and all(k in r["test"] for r in runs)]
@@ -95,3 +129,13 @@ def print_summary(console: Console, results: dict) -> None:
     for stat in ("mean", "std") if len(results["runs"]) > 1 else ("mean",):
         table.add_row(stat, "", *(f"{agg[k][stat]:.4f}" for k in keys), "")
     console.print(table)
+    pooled = results.get("pooled")
+    if pooled:
+        seeds = len(pooled["per_seed"])
+        spread = (lambda m: f" ± {pooled[f'test_{m}']['std']:.4f}") if seeds > 1 else (lambda m: "")
+        console.print(f"test, each seed's {pooled['per_seed'][0]['folds']} folds scored as one set "
+                      f"({seeds} seed{'s' if seeds > 1 else ''}): "
+                      + ", ".join(f"{name} {pooled[f'test_{m}']['mean']:.4f}{spread(m)}"
+                                  for m, name in zip(HEADLINE, ("accuracy", "UF1", "UAR")))
+                      + (f"; seeds left out, folds unfinished: {pooled['seeds_left_out']}"
+                         if pooled["seeds_left_out"] else ""))
