@@ -7,6 +7,8 @@ classes only one side has are listed, and faces of classes the model lacks are l
 counted. Writes what run.py's test evaluation writes (predictions_<split>.csv, metrics_<split>.json,
 confusion_<split>.png) plus evaluation.json (classes, counts, failures) into --out, and prints
 accuracy, UF1, UAR and the per-class table. Files that cannot be read are reported rows.
+For uncropped datasets (photos, scenes), --detect-faces runs predict.py's face step on each
+image first (the checkpoint's framing); an image without a face is a failure row.
 Exit status: 0 all evaluated, 1 error (one line), 2 bad arguments, 3 some files failed.
 """
 
@@ -23,6 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the checkpoint
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from fer_graph.inference.face_cli import add_face_arguments, check_face_arguments  # noqa: E402
 from fer_graph.terminal import make_console  # noqa: E402
 
 EXIT_FAILURES = 3
@@ -42,9 +45,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (CUDA when present)")
     parser.add_argument("--no-progress", action="store_true")
+    add_face_arguments(parser)
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
+    check_face_arguments(parser, args)
     args.out = Path(args.out) if args.out else Path("runs") / "evaluate" / Path(args.root).resolve().name
     return args
 
@@ -65,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from fer_graph.data.layouts import parse_layout_options
     from fer_graph.data.readers import DatasetLayoutError, discover
     from fer_graph.errors import ConfigError
+    from fer_graph.faces import FaceModelError
+    from fer_graph.inference.face_cli import describe_face_step, face_step_from_args
     from fer_graph.inference.evaluate import evaluate_dataset
     from fer_graph.inference.loading import CheckpointError, load_model
     from fer_graph.inference.predict import write_csv
@@ -72,14 +79,16 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         loaded = load_model(args.checkpoint, device=args.device)
+        faces = face_step_from_args(loaded.config, args, select="largest")
         index = discover(args.root, args.layout, parse_layout_options(args.layout_option))
         total = sum(args.split == "all" or s.split == args.split for s in index.samples)
         with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=errors, disable=args.no_progress, transient=True) as progress:
             task = progress.add_task("evaluate", total=total)
             result = evaluate_dataset(loaded, index, args.split, args.batch_size,
-                                      on_batch=lambda n: progress.advance(task, n))
-    except (FileNotFoundError, CheckpointError, DatasetLayoutError, ConfigError, ValueError, KeyError) as err:
+                                      on_batch=lambda n: progress.advance(task, n), faces=faces)
+    except (FileNotFoundError, CheckpointError, DatasetLayoutError, ConfigError, FaceModelError, ValueError,
+            KeyError) as err:
         errors.print(f"error: {err}", highlight=False, markup=False)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
@@ -91,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"checkpoint": str(Path(args.checkpoint).resolve()), "dataset": str(index.root),
                "layout": index.layout, "split": args.split, "shared_classes": result.shared,
                "model_only_classes": result.model_only, "dataset_only_faces": result.dataset_only,
-               "evaluated": len(result.ids), "failed": len(result.failures)}
+               "evaluated": len(result.ids), "failed": len(result.failures),
+               "face_step": describe_face_step(faces)}
     if result.ids:
         metrics = write_split_outputs(args.out, args.split, result.ids, result.labels, result.probabilities,
                                       result.shared)

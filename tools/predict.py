@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from the checkpoint
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from fer_graph.inference.faces import DETECTOR_CHOICES  # noqa: E402
+from fer_graph.inference.face_cli import add_face_arguments, check_face_arguments  # noqa: E402
 from fer_graph.terminal import make_console  # noqa: E402
 
 EXIT_FAILURES = 3
@@ -38,26 +38,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="also write the results as JSON (OUT with .json)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (CUDA when present)")
-    parser.add_argument("--detect-faces", action="store_true",
-                        help="detect, align and crop the largest face first (dlib HOG + 5 landmarks), "
-                             "framed as the checkpoint's training faces")
+    add_face_arguments(parser)
     parser.add_argument("--all-faces", action="store_true", help="with --detect-faces: one row per face found")
-    parser.add_argument("--face-detector", choices=DETECTOR_CHOICES, default=None,
-                        help="dlib HOG (default), dlib CNN (slow on a CPU), hog_cnn (CNN where HOG finds "
-                             "nothing: best for photos in the wild) or the LBP cascade (no alignment)")
-    parser.add_argument("--face-upsample", type=int, choices=range(4), default=None, metavar="{0..3}",
-                        help="image doublings before dlib detection (default 1: faces from ~40 px; 0 is "
-                             "faster and enough for faces over ~80 px)")
-    parser.add_argument("--whole-image-if-no-face", action="store_true",
-                        help="predict on the whole image where no face is found (default: a row saying so)")
     parser.add_argument("--show", type=int, default=40, help="table rows printed (all rows go to the CSV)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
-    if (args.all_faces or args.face_detector or args.face_upsample is not None
-            or args.whole_image_if_no_face) and not args.detect_faces:
-        parser.error("--all-faces, --face-detector, --face-upsample and --whole-image-if-no-face need --detect-faces")
+    check_face_arguments(parser, args, "all_faces")
     return args
 
 
@@ -84,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     console = make_console()
     errors = make_console(stderr=True)
     from fer_graph.faces import FaceModelError
-    from fer_graph.inference.faces import face_step_for
+    from fer_graph.inference.face_cli import face_step_from_args
     from fer_graph.inference.loading import CheckpointError, load_model
     from fer_graph.inference.predict import Predictor, expand_inputs, write_csv, write_json
 
@@ -93,16 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, CheckpointError, ValueError, KeyError) as err:
         errors.print(f"error: {err}", highlight=False, markup=False)
         return 1
-    faces = None
-    if args.detect_faces:
-        try:
-            faces = face_step_for(loaded.config, detector=args.face_detector,
-                                  select="all" if args.all_faces else None,
-                                  on_missing="whole" if args.whole_image_if_no_face else None,
-                                  upsample=args.face_upsample)
-        except (FaceModelError, ValueError) as err:
-            errors.print(f"error: {err}", highlight=False, markup=False)
-            return 1
+    try:
+        faces = face_step_from_args(loaded.config, args, select="all" if args.all_faces else None)
+    except (FaceModelError, ValueError) as err:
+        errors.print(f"error: {err}", highlight=False, markup=False)
+        return 1
     entries = expand_inputs(args.inputs)
     total = sum(err is None for _, err in entries)
     predictor = Predictor(loaded, faces)

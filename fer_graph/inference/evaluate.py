@@ -47,7 +47,7 @@ class CrossDatasetEvaluation:
 
 
 def evaluate_dataset(loaded: LoadedModel, index: DatasetIndex, split: str = "test", batch_size: int = 64,
-                     on_batch: Callable[[int], None] | None = None) -> CrossDatasetEvaluation:
+                     on_batch: Callable[[int], None] | None = None, faces=None) -> CrossDatasetEvaluation:
     """Predict every face of ``split`` whose class the model knows.
 
     Args:
@@ -56,6 +56,8 @@ def evaluate_dataset(loaded: LoadedModel, index: DatasetIndex, split: str = "tes
         split: the split to evaluate, or ``all`` for every sample.
         batch_size: faces per forward pass.
         on_batch: called with the number of faces finished after each batch (progress).
+        faces: a face step (``face_step_for``, largest face) run on each decoded image first,
+            for uncropped datasets; an image without a face is a failure row.
 
     Raises:
         ValueError: no sample in ``split`` (the splits found are named), or no class in common.
@@ -83,7 +85,7 @@ def evaluate_dataset(loaded: LoadedModel, index: DatasetIndex, split: str = "tes
     result = CrossDatasetEvaluation(shared, [c for c in model_classes if c not in column],
                                     {c: dataset_only.get(c, 0) for c in dataset_classes if c not in column})
     by_location = {index.location(s): s for s in kept}
-    predictor = Predictor(loaded, read=lambda location: index.load(by_location[location]))
+    predictor = Predictor(loaded, faces, read=lambda location: index.load(by_location[location]))
     rows = predictor.predict_paths([index.location(s) for s in kept], batch_size, on_batch)
     model_columns = [model_classes.index(c) for c in shared]
     ids, labels, probabilities = [], [], []

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from inference_helpers import face_like, save_image
 
-from fer_graph.data.readers import discover
+from fer_graph.data.readers import discover, load_image
 from fer_graph.inference.evaluate import evaluate_dataset
 from fer_graph.inference.predict import Predictor
 from fer_graph.training.metrics import classification_metrics
@@ -107,3 +107,51 @@ def test_tool_names_a_bad_layout_option(tiny_checkpoint, ckplus_tree, tmp_path, 
                       "--out", str(tmp_path / "e"), "--no-progress"])
     assert code == 1
     assert "data.layout_options.channel: not an option of layout ckplus" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def scene_tree(fer2013_dir, tmp_path) -> Path:
+    """An uncropped test/<class>/ dataset: two FER-2013 faces pasted into scenes, and a faceless scene."""
+    from fer_graph.faces.scenes import paste_face, textured_background
+
+    rng = np.random.default_rng(3)
+    root = tmp_path / "scenes"
+    for i, name in enumerate(("happy/PrivateTest_10077120.jpg", "neutral/PrivateTest_10086748.jpg")):
+        scene = textured_background(300, 320, rng)
+        paste_face(scene, load_image(fer2013_dir / "test" / name), (150.0 + 10 * i, 140.0), 170.0, 8.0 * (i - 0.5))
+        save_image(scene, root / "test" / name.split("/")[0] / f"scene{i}.png")
+    save_image(textured_background(300, 320, rng), root / "test" / "sad" / "empty.png")
+    return root
+
+
+def test_detect_faces_scores_the_aligned_face_and_reports_faceless_images(loaded, scene_tree, tiny_checkpoint,
+                                                                          tmp_path, monkeypatch):
+    from fer_graph.inference.faces import face_step_for
+
+    step = face_step_for(loaded.config)
+    index = discover(scene_tree)
+    result = evaluate_dataset(loaded, index, split="test", faces=step)
+    # each scored row is what predict.py --detect-faces gives on that photo alone
+    model = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
+    by_id = {s.id: s for s in index.samples}
+    for sample_id, probs in zip(result.ids, result.probabilities):
+        alone = Predictor(loaded, step).predict_paths([by_id[sample_id].source])[0]
+        assert alone.face.found
+        np.testing.assert_allclose(probs, alone.probabilities[[model.index(c) for c in result.shared]]
+                                   / alone.probabilities[[model.index(c) for c in result.shared]].sum(), atol=1e-6)
+    assert sorted(Path(i).name for i in result.ids) == ["scene0.png", "scene1.png"]
+    assert [(Path(r.path).name, r.error) for r in result.failures] == [("empty.png", "no face found")]
+
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    sys.modules.pop("evaluate", None)
+    import evaluate as tool
+
+    out = tmp_path / "eval"
+    assert tool.main([str(tiny_checkpoint), str(scene_tree), "--out", str(out), "--no-progress",
+                      "--detect-faces"]) == tool.EXIT_FAILURES
+    summary = json.loads((out / "evaluation.json").read_text())
+    assert summary["evaluated"] == 2 and summary["failed"] == 1
+    assert summary["face_step"]["detector"] == "hog"
+    assert summary["face_step"]["size"] == loaded.config["data"]["image_size"]
+    with pytest.raises(SystemExit):
+        tool.parse_args([str(tiny_checkpoint), str(scene_tree), "--face-upsample", "0"])

@@ -1,0 +1,56 @@
+"""The face-step options of the tools that take photos (predict.py, evaluate.py), written once."""
+
+from __future__ import annotations
+
+import argparse
+
+from fer_graph.inference.faces import DETECTOR_CHOICES, LBPFaceDetector, face_step_for
+from fer_graph.faces import FaceStep
+
+
+def add_face_arguments(parser: argparse.ArgumentParser) -> None:
+    """--detect-faces and the options that tune it."""
+    parser.add_argument("--detect-faces", action="store_true",
+                        help="detect, align and crop the largest face first (dlib HOG + 5 landmarks), "
+                             "framed as the checkpoint's training faces")
+    parser.add_argument("--face-detector", choices=DETECTOR_CHOICES, default=None,
+                        help="dlib HOG (default), dlib CNN (slow on a CPU), hog_cnn (CNN where HOG finds "
+                             "nothing: best for photos in the wild) or the LBP cascade (no alignment)")
+    parser.add_argument("--face-upsample", type=int, choices=range(4), default=None, metavar="{0..3}",
+                        help="image doublings before dlib detection (default 1: faces from ~40 px; 0 is "
+                             "faster and enough for faces over ~80 px)")
+    parser.add_argument("--whole-image-if-no-face", action="store_true",
+                        help="use the whole image where no face is found (default: a row saying so)")
+
+
+def check_face_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, *extra: str) -> None:
+    """Stop with a usage error when a face option (or one of ``extra``, by dest) comes without --detect-faces."""
+    given = [args.face_detector, args.face_upsample is not None, args.whole_image_if_no_face,
+             *(getattr(args, name) for name in extra)]
+    if any(given) and not args.detect_faces:
+        flags = [f"--{name.replace('_', '-')}" for name in extra]
+        flags += ["--face-detector", "--face-upsample", "--whole-image-if-no-face"]
+        parser.error(f"{', '.join(flags)} need --detect-faces")
+
+
+def face_step_from_args(config: dict, args: argparse.Namespace, select: str | None = None
+                        ) -> FaceStep | LBPFaceDetector | None:
+    """The face step the options ask for, with the checkpoint's settings elsewhere; None without --detect-faces.
+
+    Raises:
+        FaceModelError: dlib or its model files are missing.
+        ValueError: a bad setting.
+    """
+    if not args.detect_faces:
+        return None
+    return face_step_for(config, detector=args.face_detector, select=select,
+                         on_missing="whole" if args.whole_image_if_no_face else None, upsample=args.face_upsample)
+
+
+def describe_face_step(step: FaceStep | LBPFaceDetector | None) -> dict | None:
+    """The face step's settings for a results file (None when images were used whole)."""
+    if step is None:
+        return None
+    if isinstance(step, LBPFaceDetector):
+        return {"detector": "lbp", "margin": step.margin, "min_size": step.min_size, "select": step.select}
+    return step.params.to_dict()
