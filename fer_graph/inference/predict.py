@@ -272,7 +272,7 @@ def _note(record: FaceRecord | None) -> str | None:
 
 # Face record columns of the CSV, written when a face step ran.
 FACE_COLUMNS = ("face_found", "face_count", "face_index", "face_box", "face_landmarks", "face_angle",
-                "face_detector")
+                "face_detector", "face_search_angle")
 
 
 def _face_cells(record: FaceRecord | None) -> list[str]:
@@ -281,7 +281,8 @@ def _face_cells(record: FaceRecord | None) -> list[str]:
     d = record.to_dict()
     return [str(int(record.found)), str(record.count), "" if record.index is None else str(record.index),
             json.dumps(d["box"]) if record.box else "", json.dumps(d["landmarks"]) if record.landmarks else "",
-            "" if record.angle is None else f"{record.angle:.3f}", record.detector]
+            "" if record.angle is None else f"{record.angle:.3f}", record.detector,
+            "" if record.search_angle is None else f"{record.search_angle:g}"]
 
 
 def write_csv(predictions: Sequence[Prediction], class_names: Sequence[str], path: str | Path) -> Path:

@@ -110,7 +110,9 @@ def test_a_large_photo_is_searched_shrunk_and_boxes_come_back_in_full_size(fer20
 def test_records_serialise_and_bad_inputs_are_refused(step, fer2013_dir):
     scene, _ = _scene([(fer_face(fer2013_dir), (230.0, 190.0), 180.0, 0.0)])
     record = step.run(scene)[0].record.to_dict()
-    assert set(record) == {"found", "count", "detector", "index", "box", "score", "landmarks", "angle"}
+    assert set(record) == {"found", "count", "detector", "index", "box", "score", "landmarks", "angle",
+                           "search_angle"}
+    assert record["search_angle"] == 0.0
     assert len(record["box"]) == 4 and len(record["landmarks"]) == 5
     with pytest.raises(ValueError, match="uint8"):
         step.run(scene.astype(np.float32))
@@ -119,10 +121,11 @@ def test_records_serialise_and_bad_inputs_are_refused(step, fer2013_dir):
 
 
 def test_hog_cnn_asks_the_cnn_only_where_hog_finds_nothing_and_records_which_found_it(step, fer2013_dir):
-    both = FaceStep(FaceParams(size=96, detector="hog_cnn", upsample=0))
+    both = FaceStep(FaceParams(size=96, detector="hog_cnn", upsample=0, retry_angle=0.0))
     missed = load_image(fer2013_dir / "test" / HOG_MISSES)
     scene, (placed,) = _scene([(missed, (260.0, 190.0), 180.0, 0.0)])
-    assert step.run(scene)[0].record.found is False  # HOG alone misses this face
+    upright_hog = FaceStep(FaceParams(size=96, retry_angle=0.0))
+    assert upright_hog.run(scene)[0].record.found is False  # HOG alone misses this face upright
     (face,) = both.run(scene)
     left, top, right, bottom = face.record.box
     assert face.record.found and face.record.detector == "cnn"
@@ -136,3 +139,26 @@ def test_hog_cnn_asks_the_cnn_only_where_hog_finds_nothing_and_records_which_fou
     empty = textured_background(300, 400, np.random.default_rng(3))
     (none,) = both.run(empty)
     assert not none.record.found and none.record.detector == "hog_cnn" and none.image is None
+
+
+def test_a_face_rolled_past_hog_is_found_in_the_turned_picture_with_landmarks_mapped_back(fer2013_dir):
+    crop = fer_face(fer2013_dir)
+    scene, (placed,) = _scene([(crop, (270.0, 190.0), 180.0, 55.0)], seed=4)
+    upright_only = FaceStep(FaceParams(size=96, retry_angle=0.0))
+    assert upright_only.run(scene)[0].record.found is False  # upright, HOG misses this face rolled 55 degrees
+
+    (face,) = FaceStep(FaceParams(size=96, retry_angle=25.0)).run(scene)
+    record = face.record
+    assert record.found and record.detector == "hog"
+    assert record.search_angle == -25.0  # turned back against the roll, leaving 30 degrees
+    left, top, right, bottom = record.box
+    assert left < placed.center[0] < right and top < placed.center[1] < bottom
+    # landmarks read in the turned picture land on the face in the scene's own pixels
+    expected = placed.to_scene(crop_landmarks(upright_only, crop))
+    assert np.abs(np.array(record.landmarks) - expected).max() < 0.06 * placed.side
+    assert record.angle == pytest.approx(roll_degrees(crop_landmarks(upright_only, crop)) + 55.0, abs=3.0)
+    # and the crop is levelled as for an upright face: eyes level in the aligned picture
+    direct = upright_only.align(crop, crop_landmarks(upright_only, crop))
+    inner = (slice(24, 84), slice(16, 80))
+    corr = np.corrcoef(face.image.mean(axis=2)[inner].ravel(), direct[inner].astype(float).ravel())[0, 1]
+    assert corr > 0.9
