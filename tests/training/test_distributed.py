@@ -19,6 +19,7 @@ from fer_graph.inference.predict import Predictor
 from fer_graph.models.checkpoint import load_checkpoint
 from fer_graph.training.config import ConfigError
 from fer_graph.training.experiment import run_experiment
+from fer_graph.training.provenance import config_sha256
 from fer_graph.training.report import read_predictions
 
 QUIET = Console(quiet=True)
@@ -122,3 +123,16 @@ def test_distributed_settings_that_contradict_the_device_are_refused(tiny_config
         tiny_config("train.distributed={use_gpu: true}", "train.device=cpu")
     with pytest.raises(ConfigError, match=r"^train\.distributed\.use_gpu: false contradicts train\.device cuda"):
         tiny_config("train.distributed={workers: 2}", "train.device=cuda")
+
+
+def test_switch_off_keeps_recorded_hashes_and_the_worker_count_is_hashed(tiny_config) -> None:
+    off = tiny_config()
+    assert off["train"]["distributed"] is None
+    unset = {**off, "train": {k: v for k, v in off["train"].items() if k != "distributed"}}
+    # runs recorded before the key existed keep their hash
+    assert config_sha256(off) == config_sha256(unset)
+    two = tiny_config("train.distributed={workers: 2}")
+    assert config_sha256(two) != config_sha256(off)
+    assert config_sha256(two) != config_sha256(tiny_config("train.distributed={workers: 3}"))
+    # where it runs is not what it computes
+    assert config_sha256(two) == config_sha256(tiny_config("train.distributed={workers: 2, address: 'ray://h:1'}"))
