@@ -83,7 +83,16 @@ DEFAULTS: dict[str, Any] = {
         "sampler": "none",
         "select_metric": "val_accuracy",
         "max_nonfinite_steps": 10,
+        # null: one process; a mapping of DISTRIBUTED_DEFAULTS keys: data-parallel on Ray Train
+        "distributed": None,
     },
+}
+
+# `train.distributed` when given: what a key left out means (checked like any section).
+DISTRIBUTED_DEFAULTS: dict[str, Any] = {
+    "workers": 2,  # data-parallel replicas, one process each; train.batch_size is split among them
+    "use_gpu": False,  # one GPU per worker (NCCL, SyncBatchNorm); false: CPU workers over gloo
+    "address": None,  # a Ray cluster to join; null: a local Ray instance started for the run
 }
 
 SEARCH_DEFAULTS: dict[str, Any] = {
@@ -116,6 +125,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "train.num_threads": (int, type(None)),
     "train.max_steps_per_epoch": (int, type(None)),
     "train.amp": (bool, str),
+    "train.distributed": (dict, type(None)),
+    "train.distributed.address": (str, type(None)),
     "search.scheduler.max_t": (int, type(None)),
     "search.max_concurrent_trials": (int, type(None)),
     "search.storage_path": (str, type(None)),
@@ -258,8 +269,34 @@ def _check_values(config: dict) -> None:
         raise ConfigError(str(err.args[0])) from err
     except ValueError as err:
         raise ConfigError(str(err)) from err
+    if config["train"]["distributed"] is not None:
+        _check_distributed(config)
     if "search" in config:
         _check_search(config)
+
+
+def _check_distributed(config: dict) -> None:
+    """Fill and check `train.distributed`; each key is typed by DISTRIBUTED_DEFAULTS."""
+    where = "train.distributed"
+    _check_keys(config["train"]["distributed"], DISTRIBUTED_DEFAULTS, where + ".")
+    section = config["train"]["distributed"] = {**DISTRIBUTED_DEFAULTS, **config["train"]["distributed"]}
+    _check_types(section, DISTRIBUTED_DEFAULTS, where + ".")
+    train = config["train"]
+    if section["workers"] < 1:
+        raise ConfigError(f"{where}.workers: must be >= 1, got {section['workers']}")
+    if train["batch_size"] < 2 * section["workers"]:
+        # a worker's share of a batch must hold 2 samples, or BatchNorm cannot train on it
+        raise ConfigError(
+            f"{where}.workers: {section['workers']} workers need train.batch_size >= "
+            f"{2 * section['workers']} (2 samples per worker), got {train['batch_size']}"
+        )
+    if section["use_gpu"] and train["device"] == "cpu":
+        raise ConfigError(f"{where}.use_gpu: true contradicts train.device cpu")
+    if not section["use_gpu"] and train["device"] == "cuda":
+        raise ConfigError(f"{where}.use_gpu: false contradicts train.device cuda (set use_gpu: true)")
+    if "search" in config:
+        raise ConfigError(f"{where}: not supported in a search (each trial trains in one process); "
+                          "set it to null")
 
 
 def _check_search(config: dict) -> None:

@@ -49,6 +49,20 @@ def build_model_and_loss(
     return model, CSGBSBFLoss(**loss, class_weights=class_weights)
 
 
+def build_trainer(
+    config: dict, index: DatasetIndex, fold: Fold, seed: int, run_dir: Path, console: Console,
+    device: torch.device | None = None,
+) -> Trainer:
+    """Seed, then the fold's model, loss (class weights from its training labels) and Trainer."""
+    if config["train"]["num_threads"]:
+        torch.set_num_threads(config["train"]["num_threads"])
+    seed_everything(seed)
+    label_of = {s.id: s.label for s in index.samples}
+    weights = loss_class_weights(config, [label_of[i] for i in fold.train_ids])
+    model, loss_fn = build_model_and_loss(config, weights)
+    return Trainer(model, loss_fn, config, run_dir, index.class_names, console, device=device)
+
+
 def fit_fold(
     config: dict,
     index: DatasetIndex,
@@ -59,16 +73,38 @@ def fit_fold(
     console: Console,
     on_epoch_end: EpochCallback | None = None,
 ) -> tuple[Trainer, object]:
-    """Seed, build model and loaders, and train with validation-based selection (no test)."""
-    if config["train"]["num_threads"]:
-        torch.set_num_threads(config["train"]["num_threads"])
-    seed_everything(seed)
-    label_of = {s.id: s.label for s in index.samples}
-    weights = loss_class_weights(config, [label_of[i] for i in fold.train_ids])
-    model, loss_fn = build_model_and_loss(config, weights)
-    trainer = Trainer(model, loss_fn, config, run_dir, index.class_names, console)
-    train_loader = make_loader(config, index, store, fold.train_ids, train=True, seed=seed)
-    val_loader = make_loader(config, index, store, fold.val_ids, train=False, seed=seed)
+    """Seed, build model and loaders, and train with validation-based selection (no test).
+
+    With ``train.distributed`` the training runs data-parallel on Ray Train workers; the
+    trainer returned is then this process's, with the model the selected checkpoint loads into.
+    """
+    if config["train"]["distributed"] is not None:
+        # imported here: Ray Train loads only for the runs that use it
+        from fer_graph.training.distributed import fit_distributed
+
+        return fit_distributed(config, index, store, fold, seed, run_dir, console, on_epoch_end)
+    return fit_replica(config, index, store, fold, seed, run_dir, console, on_epoch_end)
+
+
+def fit_replica(
+    config: dict,
+    index: DatasetIndex,
+    store: GraphStore | None,
+    fold: Fold,
+    seed: int,
+    run_dir: Path,
+    console: Console,
+    on_epoch_end: EpochCallback | None = None,
+    device: torch.device | None = None,
+    shard: tuple[int, int] | None = None,
+) -> tuple[Trainer, object]:
+    """`fit_fold` in this process: the whole run, or replica ``shard`` = (rank, world) of one."""
+    trainer = build_trainer(config, index, fold, seed, run_dir, console, device)
+    if shard is not None:
+        trainer.distribute(*shard)
+    train_loader = make_loader(config, index, store, fold.train_ids, train=True, seed=seed, shard=shard)
+    # only rank 0 validates; the others build no validation loader
+    val_loader = make_loader(config, index, store, fold.val_ids, train=False, seed=seed) if trainer.chief else None
     return trainer, trainer.fit(train_loader, val_loader, on_epoch_end)
 
 

@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # content is fixed by the data and graph parameters, which are hashed).
 UNHASHED = (
     "experiment", "graphs.store", "graphs.num_workers", "graphs.address", "train.resume",
-    "train.progress", "train.num_workers", "search.storage_path",
+    "train.progress", "train.num_workers", "search.storage_path", "train.distributed.address",
     "data.max_missing",  # admits or refuses a run; the samples it drops are in results.json
     "data.loading",  # preload or stream: the same batches either way (tests/training/test_loaders.py)
 )
@@ -25,6 +25,8 @@ HASHED_UNLESS = {
     "data.labels": "majority", "loss.target": "hard", "data.layout_options": {}, "data.face_crop": False,
     "loss.ba_form": "batch_mean", "loss.class_weights": "none", "train.sampler": "none",
     "train.select_metric": "val_accuracy", "train.max_nonfinite_steps": 10, "model.sren_readout": "linear",
+    # off, or a mapping: the worker count is hashed, since BatchNorm sees each worker's share
+    "train.distributed": None,
 }
 
 
@@ -49,7 +51,7 @@ def config_sha256(config: dict) -> str:
         *parents, last = key.split(".")
         node = kept
         for part in parents:
-            node = node.get(part, {})
+            node = node.get(part) or {}  # a section may be null (train.distributed)
         if key in UNHASHED or node.get(last) == HASHED_UNLESS[key]:
             node.pop(last, None)
     text = json.dumps(_portable(kept), sort_keys=True, separators=(",", ":"), default=str)

@@ -133,15 +133,20 @@ class Trainer:
         run_dir: folder for checkpoints/, log.csv, tensorboard/.
         class_names: names of the label ids, for per-class metrics.
         console: where progress bars and epoch lines go.
+        device: where to train; None: ``train.device`` resolved here.
+
+    After `distribute`, this process is one replica of a data-parallel run (see
+    `fer_graph.training.distributed`).
     """
 
-    def __init__(self, model, loss_fn, config: dict, run_dir: Path, class_names, console: Console | None = None):
+    def __init__(self, model, loss_fn, config: dict, run_dir: Path, class_names, console: Console | None = None,
+                 device: torch.device | None = None):
         self.train_cfg = config["train"]
         self.config = config
         self.run_dir = Path(run_dir)
         self.class_names = list(class_names)
         self.console = console or Console()
-        self.device = resolve_device(self.train_cfg["device"])
+        self.device = device or resolve_device(self.train_cfg["device"])
         self.amp = self.train_cfg["amp"]
         if self.amp == "bf16" and self.device.type == "cpu" and cpu_has_bf16() is False:
             self.console.print("train.amp: bf16 on a CPU without AVX512-BF16 or AMX is emulated and many "
@@ -149,11 +154,47 @@ class Trainer:
         self.model = model.to(self.device)
         if self.train_cfg["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
+        # what training steps call; the DDP wrapper after `distribute`. `model` stays the bare
+        # network: checkpoints, validation and test use it (state_dict keys without "module.")
+        self.train_model = self.model
+        self.rank, self.world = 0, 1
         self.loss_fn = loss_fn
         self.optimizer = build_optimizer(self.model, self.train_cfg)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16")
         self.nonfinite_run = 0  # non-finite losses in a row, across epochs
         self.ckpt_dir = self.run_dir / "checkpoints"
+
+    def distribute(self, rank: int, world: int) -> None:
+        """Make this process replica `rank` of `world` in the torch process group already set up.
+
+        Gradients are averaged over replicas (DistributedDataParallel). On CPUs BatchNorm
+        normalises each replica's share with its own statistics and keeps rank 0's running
+        buffers (DDP broadcasts them); on GPUs it is SyncBatchNorm. Only rank 0 validates, saves
+        checkpoints and writes logs.
+        """
+        self.rank, self.world = rank, world
+        if world == 1:
+            return
+        ids = None
+        if self.device.type == "cuda":
+            # batch statistics over the global batch, as one process computes them; the modules
+            # keep their parameters (the optimizer's) and state_dict keys. CPUs lack SyncBatchNorm.
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            ids = [self.device.index]
+        self.train_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+
+    @property
+    def chief(self) -> bool:
+        """Whether this process writes outputs: rank 0, or the only process."""
+        return self.rank == 0
+
+    def _reduce_over_replicas(self, values: list[float], op=None) -> list[float]:
+        """Values summed (or `op`-reduced) over replicas; unchanged in one process."""
+        if self.world == 1:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+        torch.distributed.all_reduce(tensor, op=op or torch.distributed.ReduceOp.SUM)
+        return tensor.tolist()
 
     def _scheduler(self, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
         cfg = self.train_cfg
@@ -170,6 +211,9 @@ class Trainer:
 
         With `train.resume` and a `checkpoints/last.pt` in the run folder, training continues
         from it with model, optimizer, schedule, history and random states restored.
+
+        A replica other than rank 0 (see `distribute`) only trains: its rows carry the training
+        figures; ``on_epoch_end`` is called on every replica.
         """
         cfg = self.train_cfg
         steps = len(train_loader)
@@ -189,10 +233,15 @@ class Trainer:
             restore_rng_state(state["rng"])
             resumed = start
             self.console.print(f"resumed from {last_path} after epoch {start}")
-        log = EpochLog(self.run_dir)
+        log = EpochLog(self.run_dir) if self.chief else None
         try:
             for epoch in range(start + 1, cfg["epochs"] + 1):
                 row = self._train_epoch(train_loader, scheduler, epoch, steps)
+                if not self.chief:
+                    history.append(row)
+                    if on_epoch_end is not None:
+                        on_epoch_end(row, self.ckpt_dir)
+                    continue
                 if epoch % cfg["eval_every"] == 0 or epoch == cfg["epochs"]:
                     val_started = time.perf_counter()
                     row.update(self._validate(val_loader))
@@ -207,11 +256,12 @@ class Trainer:
                 if on_epoch_end is not None:
                     on_epoch_end(history[-1], self.ckpt_dir)
         finally:
-            log.close()
+            if log is not None:
+                log.close()
         return FitResult(history, best["epoch"], best, self.ckpt_dir / "best.pt", resumed)
 
     def _train_epoch(self, loader, scheduler, epoch: int, steps: int) -> dict:
-        self.model.train()
+        self.train_model.train()
         cfg, started = self.train_cfg, time.perf_counter()
         sums = {"loss": 0.0, "ce": 0.0, "ba": 0.0}
         correct = seen = skipped = 0
@@ -224,11 +274,13 @@ class Trainer:
                     break
                 images, graphs, targets, distributions = _to_device(batch, self.device, cfg["channels_last"])
                 with autocast(self.device, self.amp):
-                    output = self.model(images, graphs)
+                    output = self.train_model(images, graphs)
                     loss, parts = self.loss_fn(output, targets, distributions)
                 loss_value = loss.detach()
                 self.optimizer.zero_grad(set_to_none=True)
-                if not torch.isfinite(loss_value):
+                # replicas skip a step together, or the others would wait on its gradients forever
+                finite = self._reduce_over_replicas([float(torch.isfinite(loss_value))], torch.distributed.ReduceOp.MIN)[0]
+                if not finite:
                     self._skip_nonfinite(loss_value, epoch, step)
                     skipped += 1
                     scheduler.step()  # the schedule counts steps taken or not, so it stays in step
@@ -255,6 +307,11 @@ class Trainer:
                 ips = seen / (time.perf_counter() - started)
                 progress.update(task, advance=1, loss=sums["loss"] / seen, acc=correct / seen, ips=ips)
         seconds = time.perf_counter() - started
+        # figures of the global batch: each replica saw its share of every step's samples (a
+        # skipped step is skipped by all replicas together, so `skipped` needs no sum)
+        totals = self._reduce_over_replicas([sums["loss"], sums["ce"], sums["ba"], correct, seen])
+        sums["loss"], sums["ce"], sums["ba"] = totals[:3]
+        correct, seen = int(totals[3]), int(totals[4])
         row = {
             "epoch": epoch,
             "lr": self.optimizer.param_groups[0]["lr"],
