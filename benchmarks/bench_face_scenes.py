@@ -11,10 +11,12 @@ exactly one face is found, and the checkpoint's accuracy on the scenes (a scene 
 face counts as wrong), beside its accuracy on the original crops.
 
 With ``--breakdown``, the gap between the crops and the scenes is split into its causes, on
-the faces whose own crop dlib can place landmarks on (``crop_landmarks``): the scene undone
-exactly (resampling only), the crop's landmarks carried into the scene and cropped to the
-framing with the face's own roll kept (framing), then levelled as the face step does
-(levelling), then the face step itself (detection and landmark error in the scene).
+the faces whose own crop dlib can place landmarks on (``crop_landmarks``): the framing applied
+to the crop itself (its edge pixels filling in beyond it), the scene undone exactly
+(resampling only), the crop's landmarks carried into the scene and cropped to the framing
+with the face's own roll kept (framing, with the scene's ground where the framing reaches past
+the pasted crop), then levelled as the face step does (levelling), then the face step itself
+(detection and landmark error in the scene).
 """
 
 from __future__ import annotations
@@ -85,7 +87,9 @@ def breakdown(loaded, step, crops: list[Path], scenes: list[Path], labels: list[
 
     size = step.params.size
     predictor = Predictor(loaded)
-    stages: dict[str, list[np.ndarray]] = {"original crops": [], "scene undone exactly (resampling)": [],
+    stages: dict[str, list[np.ndarray]] = {"original crops": [],
+                                           "framing on the crop itself, edges replicated, roll kept": [],
+                                           "scene undone exactly (resampling)": [],
                                            "+ framing, the face's own roll kept": [], "+ levelled (oracle landmarks)": []}
     kept = []
     for i, (crop_path, scene_path, placed) in enumerate(zip(crops, scenes, placements)):
@@ -103,6 +107,12 @@ def breakdown(loaded, step, crops: list[Path], scenes: list[Path], labels: list[
         scale = float(np.hypot(*levelled[:, 0]))
         unturned = np.hstack([scale * np.eye(2), (eyes_in_crop - scale * eyes_target)[:, None]])
         stages["original crops"].append(crop)
+        # the same framing without the scene: where it reaches past the crop, the crop's own
+        # edge pixels fill in, instead of the scene's ground beside the pasted face
+        margin = max(crop.shape)
+        padded = np.pad(crop, [(margin, margin), (margin, margin)] + [(0, 0)] * (crop.ndim - 2), mode="edge")
+        shifted = np.hstack([unturned[:, :2], (unturned[:, 2] + margin)[:, None]])
+        stages["framing on the crop itself, edges replicated, roll kept"].append(warp_crop(padded, shifted, size))
         stages["scene undone exactly (resampling)"].append(warp_crop(scene, compose(placed.matrix, to_crop_pixels), size))
         stages["+ framing, the face's own roll kept"].append(warp_crop(scene, compose(placed.matrix, unturned), size))
         stages["+ levelled (oracle landmarks)"].append(warp_crop(scene, compose(placed.matrix, levelled), size))
