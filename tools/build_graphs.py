@@ -1,4 +1,4 @@
-"""Build the granular-ball graph store (one HDF5 file) of a dataset with Ray actors.
+"""Build the granular-ball graph store (one HDF5 file) of a dataset with Ray tasks.
 
     python tools/build_graphs.py ../shared/datasets/fer2013 graphs/fer2013.h5 --workers 2
 
@@ -18,6 +18,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 from rich.console import Console  # noqa: E402
 
 from fer_graph.data.build import DEFAULT_CHUNK_SIZE, build_graph_store, print_summary  # noqa: E402
+from fer_graph.data.build_cluster import SHIP_IMAGES, ClusterSetupError  # noqa: E402
 from fer_graph.data.layouts import parse_layout_options  # noqa: E402
 from fer_graph.data.readers import LAYOUTS, DatasetLayoutError, discover  # noqa: E402
 from fer_graph.errors import ConfigError  # noqa: E402
@@ -38,8 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layout", default="auto", choices=("auto", *LAYOUTS))
     parser.add_argument("--layout-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a data.layout_options entry, e.g. frames=1 (repeatable)")
-    parser.add_argument("--workers", type=int, default=None, help="Ray actors (default: all CPUs)")
+    parser.add_argument("--workers", type=int, default=None, help="chunks built at once (default: all CPUs)")
     parser.add_argument("--address", default=None, help="existing Ray cluster (default: local)")
+    parser.add_argument("--ship-images", default="auto", choices=SHIP_IMAGES,
+                        help="on a cluster, send image bytes with each task: where a node cannot read "
+                             "the dataset's paths (auto), always, or never (stop naming the path)")
     parser.add_argument("--image-size", type=_image_size, default=defaults.image_size,
                         help="resize side before GBR, or 'none' to keep each image's size")
     parser.add_argument("--purity", type=float, default=defaults.purity)
@@ -70,11 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if index.left_out:
         console.print(f"{index.root} ({index.layout}): left out {index.left_out_summary()}", highlight=False)
-    summary = build_graph_store(
-        index, args.out, params, num_workers=args.workers, address=args.address,
-        progress=not args.no_progress, chunk_size=args.chunk_size,
-        feature_dtype="float32" if args.float32 else "float16",
-    )
+    try:
+        summary = build_graph_store(
+            index, args.out, params, num_workers=args.workers, address=args.address,
+            progress=not args.no_progress, chunk_size=args.chunk_size,
+            feature_dtype="float32" if args.float32 else "float16", ship_images=args.ship_images,
+        )
+    except ClusterSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.no_progress:  # the bar is off, the summary table is still wanted
         print_summary(summary, console)
     if summary.failures:

@@ -1,6 +1,6 @@
-"""Build every graph of a dataset with a pool of Ray actors into one HDF5 graph store.
+"""Build every graph of a dataset with Ray tasks into one HDF5 graph store.
 
-Actors decode images and build graphs for chunks of samples and return numpy arrays; this
+Tasks decode images and build graphs for chunks of samples and return numpy arrays; this
 (driver) process is the only one that writes files. Each finished chunk is saved as a shard
 (``tmp`` + ``os.replace``, so a shard on disk is always complete) in a work folder next to the
 output, named by a hash of everything that determines the result (samples, parameters, chunk
@@ -9,6 +9,9 @@ builds only the rest (changed parameters, samples or builder source give a new f
 The store is assembled from the shards in chunk order (samples sorted by
 id, so the file does not depend on the worker count) into a temporary file that replaces the
 output atomically: the output path is never a half-written file.
+
+On a Ray cluster the workers get this package through a ``runtime_env`` and, where they
+cannot read the dataset's files, the images' bytes with each task (``build_cluster``).
 
 A build holds the store's file lock (``store_lock``) throughout, so concurrent builds of one
 store run one after the other and the later one finds the store current. An existing store
@@ -27,7 +30,8 @@ from typing import Callable
 
 import fer_graph
 from fer_graph import granular
-from fer_graph.data.build_ray import ActorRun, run_actors
+from fer_graph.data.build_cluster import SHIP_IMAGES
+from fer_graph.data.build_ray import BuildRun, run_tasks
 from fer_graph.data.build_summary import BuildSummary, current_summary, print_summary
 from fer_graph.data.freshness import check_store, sample_fingerprints, seed_shards
 from fer_graph.data.readers import DatasetIndex
@@ -65,6 +69,7 @@ def build_graph_store(
     feature_dtype: str = "float16",
     compression: str | None = "lzf",
     log: Callable[[str], None] = stderr_line,
+    ship_images: str = "auto",
 ) -> BuildSummary:
     """Build (or finish building, or bring up to date) the graph store of a dataset.
 
@@ -72,15 +77,20 @@ def build_graph_store(
         index: the dataset (``readers.discover``).
         out_path: the HDF5 file to write; replaced atomically at the end.
         params: granular-ball parameters.
-        num_workers: Ray actors (default: the CPUs of the Ray runtime).
+        num_workers: chunks built at once (default: the CPUs of the Ray runtime).
         address: an existing Ray cluster; None starts a local runtime (or uses the one
             already initialised in this process, which is then left running).
         progress: show a rich progress bar and summary table.
-        chunk_size: samples per actor call and per shard (part of the resume key).
+        chunk_size: samples per task and per shard (part of the resume key).
         feature_dtype: stored statistic dtype, ``float16`` or ``float32`` (lossless).
         compression: HDF5 filter for node/edge arrays (``lzf``, ``gzip`` or None).
         log: receives one-line messages (waiting for the lock, why samples are rebuilt).
+        ship_images: on a cluster, whether the driver sends the image bytes with each task:
+            ``auto`` where a node cannot read the dataset's paths, ``always``, or ``never``
+            (a node without the files is then an error naming the path).
     """
+    if ship_images not in SHIP_IMAGES:
+        raise ValueError(f"ship_images must be one of {', '.join(SHIP_IMAGES)}, got {ship_images!r}")
     start = time.perf_counter()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,10 +122,10 @@ def build_graph_store(
         try:
             assembler.advance()
             if to_build:
-                run = ActorRun(index=index, chunks=chunks, work_dir=work_dir, params=params,
+                run = BuildRun(index=index, chunks=chunks, work_dir=work_dir, params=params,
                                feature_dtype=feature_dtype, num_workers=num_workers, address=address,
-                               progress=progress)
-                cpu_seconds = run_actors(run, to_build, assembler.advance)
+                               progress=progress, ship_images=ship_images, log=log)
+                cpu_seconds = run_tasks(run, to_build, assembler.advance)
             summary = assembler.finish()
         except BaseException:
             assembler.discard()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -27,12 +28,16 @@ class ImageReadError(Exception):
         self.reason = reason
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def load_image(path: str | os.PathLike, data: bytes | None = None) -> np.ndarray:
     """Decode an image file completely.
 
     16-bit grey is scaled by 255/65535 and 32-bit integer grey by 255/max. 32-bit float grey
     (mode ``F``, e.g. a float TIFF) follows ``float_to_uint8``: values in [0, 1] are scaled by
     255, values in [0, 255] kept, any other range min-max scaled to [0, 255].
+
+    Args:
+        path: the image file; with ``data``, only the name errors give.
+        data: the file's bytes, read elsewhere (a Ray worker that cannot see ``path``).
 
     Returns:
         uint8 array, HxW for grey images, HxWx3 for colour ones (alpha is dropped).
@@ -42,6 +47,10 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
             link, or a float image with NaN or infinite values.
     """
     path = Path(path)
+    if data is not None:
+        if not data:
+            raise ImageReadError(path, "empty file (0 bytes)")
+        return _decode(io.BytesIO(data), path)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -55,8 +64,12 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(path, "is a directory, not an image file")
     if size == 0:
         raise ImageReadError(path, "empty file (0 bytes)")
+    return _decode(path, path)
+
+
+def _decode(source: Path | io.BytesIO, path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
             img.load()  # force the full decode so truncation is caught here, not later
             if img.mode == "F":
                 return float_to_uint8(np.asarray(img, dtype=np.float64), path)

@@ -35,7 +35,7 @@ def save_shard(work_dir: Path, chunk_id: int, shard: dict) -> None:
 class Assembler:
     """Writes shards into the output's temporary file in chunk order, as soon as they exist.
 
-    Writing while the actors still build keeps the driver's HDF5 work off the critical
+    Writing while the tasks still build keeps the driver's HDF5 work off the critical
     path; the temporary file is only renamed to the output once every chunk is in.
     """
 

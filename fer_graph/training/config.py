@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
+from fer_graph.data.build_cluster import SHIP_IMAGES
 from fer_graph.data.dataset import TARGETS
 from fer_graph.data.ferplus import LABEL_MODES
 from fer_graph.data.readers import LAYOUTS, resolve_options
@@ -53,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
         "loading": "preload",
         "face_crop": False,
     },
-    "graphs": {"store": None, "num_workers": 2, "address": None, **_GBR_DEFAULTS},
+    "graphs": {"store": None, "num_workers": 2, "address": None, "ship_images": "auto", **_GBR_DEFAULTS},
     "model": copy.deepcopy(MODEL_DEFAULTS),
     "loss": {
         "lambda_ba": 0.1, "bootstrap_alignment": True, "label_smoothing": 0.0, "target": "hard",
@@ -139,6 +140,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "data.layout": ("auto", *LAYOUTS),
     "data.labels": LABEL_MODES,
     "data.loading": LOADING_MODES,
+    "graphs.ship_images": SHIP_IMAGES,
     "loss.target": TARGETS,
     "loss.ba_form": BA_FORMS,
     "loss.class_weights": CLASS_WEIGHTS,

@@ -124,7 +124,7 @@ def prepare_graphs(config: dict, index: DatasetIndex, console: Console) -> Graph
         console.print(f"building graphs for {len(index)} images into {path}")
         build_graph_store(
             index, path, params, num_workers=graphs["num_workers"], address=graphs["address"],
-            progress=config["train"]["progress"], log=console.print,
+            progress=config["train"]["progress"], log=console.print, ship_images=graphs["ship_images"],
         )
     return GraphStore(path)
 

@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Keys that change where a run is written or how fast it goes, never its numbers (a store's
 # content is fixed by the data and graph parameters, which are hashed).
 UNHASHED = (
-    "experiment", "graphs.store", "graphs.num_workers", "graphs.address", "train.resume",
+    "experiment", "graphs.store", "graphs.num_workers", "graphs.address", "graphs.ship_images", "train.resume",
     "train.progress", "train.num_workers", "search.storage_path", "train.distributed.address",
     "data.max_missing",  # admits or refuses a run; the samples it drops are in results.json
     "data.loading",  # preload or stream: the same batches either way (tests/training/test_loaders.py)
