@@ -56,14 +56,12 @@ class ChunkBuilder:
             try:
                 if isinstance(payload, str):
                     raise ImageReadError(location, payload)
-                if isinstance(payload, Shipped):
-                    image = load_image(location, payload.data)
-                    image = image if payload.box is None else crop_box(image, payload.box, location)
-                elif payload is None or isinstance(payload, tuple):
-                    image = load_image(location)
-                    image = image if payload is None else crop_box(image, payload, location)
-                else:
+                if isinstance(payload, np.ndarray):
                     image = payload
+                else:
+                    data, box = (payload.data, payload.box) if isinstance(payload, Shipped) else (None, payload)
+                    image = load_image(location, data)
+                    image = image if box is None else crop_box(image, box, location)
                 graph = self._build_graph(image, self._params)
             except ImageReadError as exc:
                 failures.append((sample_id, location, exc.reason))
