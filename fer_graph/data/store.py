@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -195,15 +196,24 @@ class GraphStore:
         self.image_shapes = f["graphs/image_shape"][()].astype(np.int64)
         self.feature_dtype = str(f["nodes/stats"].dtype)
         self.failures = list(zip(*(_strings(f[f"failures/{n}"]) for n in ("ids", "paths", "reasons"))))
-        # id -> fingerprint of graphs and failures; None where the store predates them
-        self.fingerprints: dict[str, str] | None = None
-        if "graphs/fingerprints" in f:
-            self.fingerprints = dict(zip(self.ids, _strings(f["graphs/fingerprints"])))
-            self.fingerprints.update(zip((r[0] for r in self.failures), _strings(f["failures/fingerprints"])))
         # per split, samples of the dataset in use left out for lack of a graph
         # (set by training.prepare.drop_failed, reported in results.json)
         self.missing_graphs: dict[str, int] = {}
         self._row = {sample_id: row for row, sample_id in enumerate(self.ids)}
+
+    @cached_property
+    def fingerprints(self) -> dict[str, str] | None:
+        """id -> fingerprint of graphs and failures; None where the store predates them.
+
+        Read on first use: only freshness checks need them, and a training store (with every
+        DataLoader worker forked from it) would otherwise hold ~150 bytes per sample for nothing.
+        """
+        f = self._open()
+        if "graphs/fingerprints" not in f:
+            return None
+        fingerprints = dict(zip(self.ids, _strings(f["graphs/fingerprints"])))
+        fingerprints.update(zip((r[0] for r in self.failures), _strings(f["failures/fingerprints"])))
+        return fingerprints
 
     def _open(self) -> h5py.File:
         if self._file is None:

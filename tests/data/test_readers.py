@@ -88,6 +88,9 @@ def test_imagefolder_layout(tmp_path):
     assert [s.id for s in index.samples] == sorted(got)
     sample = index.samples[-1]
     assert np.array_equal(index.load(sample), _face(5))
+    # a compact record per sample: the path as a string, no per-instance __dict__
+    assert sample.source == str(tmp_path / "val" / "sad" / "img5.png") and type(sample.source) is str
+    assert not hasattr(sample, "__dict__")
 
 
 def test_flat_layout_and_ckplus_subjects(tmp_path):
