@@ -28,6 +28,9 @@ from fer_graph.data.graph_codec import GraphArrays, encode
 from fer_graph.granular.graph import GBRParams
 
 _RETRIES = 3
+# Chunks submitted per worker CPU: the second waits in Ray's queue, so a worker starts its next
+# chunk as soon as one ends instead of idling while the driver collects, saves and submits.
+_QUEUED_PER_WORKER = 2
 _BUILDERS: dict[tuple, "ChunkBuilder"] = {}  # per worker process, by parameters
 
 
@@ -117,7 +120,8 @@ class BuildRun:
 def run_tasks(run: BuildRun, pending: list[int], on_shard: Callable[[], None]) -> float:
     """Build the pending chunks as Ray tasks, saving each as a shard; returns worker CPU s.
 
-    At most ``num_workers`` chunks (default: the runtime's CPUs) are built at once.
+    At most ``num_workers`` chunks (default: the runtime's CPUs) are built at once, with as
+    many again waiting.
     """
     import ray
 
@@ -155,7 +159,7 @@ def run_tasks(run: BuildRun, pending: list[int], on_shard: Callable[[], None]) -
         done_before = total - sum(len(chunks[i]) for i in pending)
         with make_progress(Console(stderr=True), run.progress, RateColumn()) as bar:
             progress_task = bar.add_task("building graphs", total=total, completed=done_before)
-            while queue and len(inflight) < workers:
+            while queue and len(inflight) < _QUEUED_PER_WORKER * workers:
                 submit()
             while inflight:
                 (ref,), _ = ray.wait(list(inflight), num_returns=1)
