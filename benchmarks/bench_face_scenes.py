@@ -1,4 +1,4 @@
-"""Faces in scenes: FER-2013 PrivateTest faces re-framed into larger pictures, then found again.
+"""Faces in scenes: FER-2013 test faces (PrivateTest by default) re-framed into larger pictures, then found again.
 
     python benchmarks/bench_face_scenes.py CHECKPOINT ../shared/datasets/fer2013 --limit 1000 --scenes /tmp/scenes
 
@@ -8,7 +8,8 @@ scenes are written as PNGs under --scenes/<class>/, so ``tools/predict.py CHECKP
 --detect-faces`` can be run on them too. Prints, for the dlib face step (the one
 ``predict.py --detect-faces`` uses) and for the LBP cascade: the share of scenes where
 exactly one face is found, and the checkpoint's accuracy on the scenes (a scene without a
-face counts as wrong), beside its accuracy on the original crops.
+face counts as wrong), beside its accuracy on the original crops (aligned first where the
+checkpoint was trained on aligned crops, ``data.face_crop.detector: crop``, as its evaluation was).
 
 With ``--breakdown``, the gap between the crops and the scenes is split into its causes, on
 the faces whose own crop dlib can place landmarks on (``crop_landmarks``): the framing applied
@@ -44,24 +45,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="a FER-2013 checkpoint written by experiments/run.py")
     parser.add_argument("root", help="the FER-2013 image folder (official split)")
-    parser.add_argument("--limit", type=int, default=1000, help="PrivateTest faces sampled (fixed seed)")
+    parser.add_argument("--limit", type=int, default=1000, help="faces sampled (fixed seed)")
+    parser.add_argument("--split", choices=("PrivateTest", "PublicTest"), default="PrivateTest",
+                        help="FER-2013 part the faces come from: choose face-step settings on PublicTest "
+                             "(the validation part), then report PrivateTest once")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenes", default="runs/face_scenes", help="where the scene PNGs are written")
     parser.add_argument("--detectors", nargs="+", default=["hog", "lbp"], choices=DETECTOR_CHOICES)
     parser.add_argument("--upsample", type=int, default=None,
                         help="dlib's image doublings before detection (default: the checkpoint's face settings)")
+    parser.add_argument("--zoom-views", type=float, nargs="+", default=[None],
+                        help="FaceParams.zoom_views values to measure, each a pass over the scenes "
+                             "(default: the checkpoint's)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--breakdown", action="store_true",
                         help="split the crop-to-scene accuracy gap into resampling, framing, levelling and detection")
     return parser.parse_args(argv)
 
 
-def write_scenes(root: str, out: Path, limit: int, seed: int
+def write_scenes(root: str, out: Path, limit: int, seed: int, split: str = "PrivateTest"
                  ) -> tuple[list[Path], list[Path], list[int], list[PlacedFace]]:
-    """Sample PrivateTest faces and write one scene each; returns crops, scenes, labels and placements."""
+    """Sample faces of one FER-2013 part and write one scene each; returns crops, scenes, labels
+    and placements."""
     index = discover(root)
-    private = [s for s in index.samples if s.split == "test" and Path(s.id).name.startswith("PrivateTest_")]
-    chosen = sorted(random.Random(seed).sample(private, min(limit, len(private))), key=lambda s: s.id)
+    pool = [s for s in index.samples if Path(s.id).name.startswith(f"{split}_")]
+    chosen = sorted(random.Random(seed).sample(pool, min(limit, len(pool))), key=lambda s: s.id)
     rng = np.random.default_rng(seed)
     crops, scenes, placements = [], [], []
     for sample in chosen:
@@ -134,16 +142,23 @@ def accuracy(rows, labels: list[int]) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     loaded = load_model(args.checkpoint)
-    crops, scenes, labels, placements = write_scenes(args.root, Path(args.scenes), args.limit, args.seed)
-    print(f"{len(scenes)} scenes from FER-2013 PrivateTest (seed {args.seed}) in {args.scenes}")
-    crop_rows = Predictor(loaded).predict_paths(crops, args.batch_size)
-    print(f"original crops: accuracy {100 * accuracy(crop_rows, labels):.2f}%")
+    crops, scenes, labels, placements = write_scenes(args.root, Path(args.scenes) / args.split, args.limit,
+                                                     args.seed, args.split)
+    print(f"{len(scenes)} scenes from FER-2013 {args.split} (seed {args.seed}) in {args.scenes}/{args.split}")
+    crop_predictor = Predictor(loaded)
+    aligned = " (each aligned by the checkpoint's crop step, as in training)" if crop_predictor.faces else ""
+    crop_rows = crop_predictor.predict_paths(crops, args.batch_size)
+    print(f"original crops{aligned}: accuracy {100 * accuracy(crop_rows, labels):.2f}%")
+    if args.breakdown and crop_predictor.faces:
+        print("--breakdown is for checkpoints trained on the crops as they are; this one aligns them")
+        return 2
     detected: dict[str, list] = {}
     dlib_step = None
-    for detector in args.detectors:
+    for detector, zoom in ((d, z) for d in args.detectors for z in (args.zoom_views if d != "lbp" else [None])):
         # One pass with every face: the count per scene, and the largest face (row 0) predicted,
         # which is what predict.py --detect-faces gives without --all-faces.
-        step = face_step_for(loaded.config, detector=detector, select="all", upsample=args.upsample)
+        step = face_step_for(loaded.config, detector=detector, select="all", upsample=args.upsample, zoom_views=zoom)
+        name = detector if zoom is None else f"{detector}, zoom_views {zoom:g}"
         predictor = Predictor(loaded, step)
         start = time.perf_counter()
         rows = predictor.predict_paths(scenes, args.batch_size)
@@ -153,10 +168,14 @@ def main(argv: list[str] | None = None) -> int:
             per_scene.setdefault(row.path, []).append(row)
         counts = Counter(sum(r.face.found for r in per_scene[str(p)]) for p in scenes)
         largest = [per_scene[str(p)][0] for p in scenes]
-        detected[detector] = largest
+        detected[name] = largest
         if detector != "lbp":
             dlib_step = step
-        print(f"{detector}: exactly one face in {100 * counts[1] / len(scenes):.1f}% of scenes (none {counts[0]}, "
+        odd = [f"{p} {sum(r.face.found for r in per_scene[str(p)])} "
+               + " ".join(f"{r.face.box}:{r.face.score}:{r.face.detector}" for r in per_scene[str(p)] if r.face.found)
+               for p in scenes if sum(r.face.found for r in per_scene[str(p)]) != 1]
+        (Path(args.scenes) / f"not_one_face_{name.replace(', ', '_').replace(' ', '')}.txt").write_text("\n".join(odd) + "\n")
+        print(f"{name}: exactly one face in {100 * counts[1] / len(scenes):.1f}% of scenes (none {counts[0]}, "
               f"two or more {sum(n for k, n in counts.items() if k > 1)}); accuracy on the scenes through the "
               f"largest face {100 * accuracy(largest, labels):.2f}%; {len(scenes) / seconds:.2f} scenes/s "
               f"(wall, detection + alignment + model, shared machine)")

@@ -19,17 +19,21 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-upsample", type=int, choices=range(4), default=None, metavar="{0..3}",
                         help="image doublings before dlib detection (default 1: faces from ~40 px; 0 is "
                              "faster and enough for faces over ~80 px)")
+    parser.add_argument("--face-zoom-views", type=float, default=None, metavar="Z",
+                        help="also crop each face zoomed out and in by 1 -/+ Z and average the three "
+                             "predictions (default: the checkpoint's zoom_views, 0)")
     parser.add_argument("--whole-image-if-no-face", action="store_true",
                         help="use the whole image where no face is found (default: a row saying so)")
 
 
 def check_face_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, *extra: str) -> None:
     """Stop with a usage error when a face option (or one of ``extra``, by dest) comes without --detect-faces."""
-    given = [args.face_detector, args.face_upsample is not None, args.whole_image_if_no_face,
+    given = [args.face_detector, args.face_upsample is not None, args.face_zoom_views is not None,
+             args.whole_image_if_no_face,
              *(getattr(args, name) for name in extra)]
     if any(given) and not args.detect_faces:
         flags = [f"--{name.replace('_', '-')}" for name in extra]
-        flags += ["--face-detector", "--face-upsample", "--whole-image-if-no-face"]
+        flags += ["--face-detector", "--face-upsample", "--face-zoom-views", "--whole-image-if-no-face"]
         parser.error(f"{', '.join(flags)} need --detect-faces")
 
 
@@ -44,7 +48,8 @@ def face_step_from_args(config: dict, args: argparse.Namespace, select: str | No
     if not args.detect_faces:
         return None
     return face_step_for(config, detector=args.face_detector, select=select,
-                         on_missing="whole" if args.whole_image_if_no_face else None, upsample=args.face_upsample)
+                         on_missing="whole" if args.whole_image_if_no_face else None, upsample=args.face_upsample,
+                         zoom_views=args.face_zoom_views)
 
 
 def describe_face_step(step: FaceStep | LBPFaceDetector | None) -> dict | None:

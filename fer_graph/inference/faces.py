@@ -4,7 +4,9 @@ checkpoint's settings, or the older LBP cascade (scikit-image) as a fallback.
 ``face_step_for(loaded, ...)`` builds what ``tools/predict.py --detect-faces`` runs: the
 settings of the checkpoint's ``data.face_crop`` when it was trained on face-cropped data (so
 a photo is cropped exactly as its training images were), else the FER-2013 framing, at the
-model's image size. Both kinds answer ``run(image) -> list[AlignedFace]``.
+model's image size. A checkpoint trained on aligned face crops (``data.face_crop.detector:
+crop``) aligns every image the same way without being asked (``crop_step_for``), and its photos
+are searched with HOG. Both kinds answer ``run(image) -> list[AlignedFace]``.
 
 The LBP cascade (OpenCV's ``lbpcascade_frontalface``, shipped inside the scikit-image wheel)
 crops a square box with a margin and does not align; it reports several faces on many
@@ -30,8 +32,16 @@ def face_params_for(config: dict) -> FaceParams:
     return params.with_size(config["data"]["image_size"])
 
 
+def crop_step_for(config: dict) -> FaceStep | None:
+    """The step that a checkpoint trained on aligned face crops runs on every image given as a
+    face crop (None for a checkpoint trained on its images as they are)."""
+    params = face_params_for(config)
+    return FaceStep(replace(params, select="largest")) if params.detector == "crop" else None
+
+
 def face_step_for(config: dict, detector: str | None = None, select: str | None = None,
-                  on_missing: str | None = None, upsample: int | None = None) -> FaceStep | LBPFaceDetector:
+                  on_missing: str | None = None, upsample: int | None = None,
+                  zoom_views: float | None = None) -> FaceStep | LBPFaceDetector:
     """The face step for a checkpoint's config, with the given settings overridden (None keeps).
 
     Raises:
@@ -40,9 +50,13 @@ def face_step_for(config: dict, detector: str | None = None, select: str | None 
     if detector is not None and detector not in DETECTOR_CHOICES:
         raise ValueError(f"face detector {detector!r} is not one of {', '.join(DETECTOR_CHOICES)}")
     params = face_params_for(config)
-    changes = {k: v for k, v in (("select", select), ("on_missing", on_missing), ("upsample", upsample))
-               if v is not None}
+    if params.detector == "crop":  # the training images were crops; a photo needs a search
+        params = replace(params, detector=FaceParams.detector)
+    changes = {k: v for k, v in (("select", select), ("on_missing", on_missing), ("upsample", upsample),
+                                 ("zoom_views", zoom_views)) if v is not None}
     if detector == "lbp":
+        if changes.get("zoom_views"):
+            raise ValueError("zoom_views needs a dlib detector: the LBP cascade does not align")
         changes.pop("upsample", None)  # the cascade has its own min_size instead
         return LBPFaceDetector(select=changes.get("select", params.select),
                                on_missing=changes.get("on_missing", params.on_missing))

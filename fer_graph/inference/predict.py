@@ -24,11 +24,12 @@ import torch
 from fer_graph.data.dataset import evaluation_collate
 from fer_graph.data.readers import IMAGE_EXTENSIONS, ImageReadError, load_image
 from fer_graph.faces import FaceRecord, FaceStep
-from fer_graph.inference.faces import LBPFaceDetector
+from fer_graph.inference.faces import LBPFaceDetector, crop_step_for
 from fer_graph.inference.loading import LoadedModel
 from fer_graph.models.output import view_probabilities
 
 _GLOB_CHARS = set("*?[")
+Item = tuple[torch.Tensor, object]  # one crop's model input: its tensor and its graph (or None)
 
 
 @dataclass
@@ -110,41 +111,46 @@ class Predictor:
     Args:
         loaded: the model and everything evaluation used with it (``load_model``).
         faces: a face step (``face_step_for``: anything with ``run(image) -> list[AlignedFace]``)
-            run first; each chosen face becomes a row. None: images are used whole.
+            run first; each chosen face becomes a row. None: images are used whole, except
+            that a checkpoint trained on aligned face crops aligns them as its training did
+            (``crop_step_for``), so a prediction on a crop equals evaluation on it.
         read: decodes one input path (a dataset's reader passes its own, e.g. with face boxes).
     """
 
     def __init__(self, loaded: LoadedModel, faces: FaceStep | LBPFaceDetector | None = None,
                  read: Callable[[str], np.ndarray] = load_image) -> None:
         self.loaded = loaded
-        self.faces = faces
+        self.faces = faces if faces is not None else crop_step_for(loaded.config)
         self.read = read
         self.timings = Timings()
 
-    def prepare_faces(self, image: np.ndarray) -> list[tuple[torch.Tensor | None, object, FaceRecord | None]]:
-        """One decoded image -> (tensor, graph, face record) per chosen face, timed per stage.
+    def prepare_faces(self, image: np.ndarray) -> list[tuple[list[Item] | None, FaceRecord | None]]:
+        """One decoded image -> (views, face record) per chosen face, timed per stage.
 
-        Without a face step: one item with no record. A face step that finds no face (and does
-        not use the whole image) gives one item with no tensor.
+        ``views`` holds one (tensor, graph) per crop whose probabilities are averaged: the
+        face, then its zoomed crops (``FaceParams.zoom_views``). Without a face step: one item
+        with no record. A face step that finds no face (and does not use the whole image) gives
+        one item with no views.
         """
         if self.faces is None:
-            return [(*self._tensor_and_graph(image), None)]
+            return [([self._tensor_and_graph(image)], None)]
         start = time.perf_counter()
         found = self.faces.run(image)
         self.timings.faces += time.perf_counter() - start
-        return [(None, None, face.record) if face.image is None else (*self._tensor_and_graph(face.image), face.record)
+        return [(None, face.record) if face.image is None else
+                ([self._tensor_and_graph(crop) for crop in (face.image, *face.views)], face.record)
                 for face in found]
 
-    def prepare(self, image: np.ndarray) -> tuple[torch.Tensor, object, str | None]:
-        """One decoded image -> (tensor, graph or None, note) of its first chosen face.
+    def prepare(self, image: np.ndarray) -> tuple[list[Item], str | None]:
+        """One decoded image -> (views, note) of its first chosen face.
 
         Raises:
             ValueError: the face step found no face.
         """
-        tensor, graph, record = self.prepare_faces(image)[0]
-        if tensor is None:
+        views, record = self.prepare_faces(image)[0]
+        if views is None:
             raise ValueError("no face found")
-        return tensor, graph, _note(record)
+        return views, _note(record)
 
     def _tensor_and_graph(self, image: np.ndarray) -> tuple[torch.Tensor, object]:
         start = time.perf_counter()
@@ -173,12 +179,19 @@ class Predictor:
         self.timings.model += time.perf_counter() - start
         return probs
 
+    def predict_views(self, faces: Sequence[Sequence[Item]]) -> np.ndarray:
+        """Probabilities (N, num_classes), each face's the mean over its views, as one batch."""
+        flat = [item for views in faces for item in views]
+        probs = self.predict_items(flat)
+        ends = np.cumsum([len(views) for views in faces])
+        return np.stack([probs[end - len(views):end].mean(axis=0) for views, end in zip(faces, ends)])
+
     def predict_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (N, num_classes) for decoded uint8 images (HxW or HxWx3), one batch
         (the first chosen face of each with a face step; ValueError when one has none)."""
-        prepared = [self.prepare(image)[:2] for image in images]
+        prepared = [self.prepare(image)[0] for image in images]
         self.timings.images += len(prepared)
-        return self.predict_items(prepared)
+        return self.predict_views(prepared)
 
     def predict_inputs(self, inputs: Iterable[str | Path], batch_size: int = 64,
                        on_batch: Callable[[int], None] | None = None) -> list[Prediction]:
@@ -216,7 +229,7 @@ class Predictor:
         results: list[Prediction] = []
         for start in range(0, len(paths), batch_size):
             chunk = paths[start:start + batch_size]
-            ready: list[tuple[Prediction, tuple[torch.Tensor, object]]] = []
+            ready: list[tuple[Prediction, list[Item]]] = []
             for path in chunk:
                 for row, prepared in self._prepare_file(path):
                     results.append(row)
@@ -228,7 +241,7 @@ class Predictor:
                 on_batch(len(chunk))
         return results
 
-    def _prepare_file(self, path: str) -> list[tuple[Prediction, tuple[torch.Tensor, object] | None]]:
+    def _prepare_file(self, path: str) -> list[tuple[Prediction, list[Item] | None]]:
         start = time.perf_counter()
         try:
             image = self.read(path)
@@ -243,19 +256,19 @@ class Predictor:
         except Exception as err:  # one odd image (e.g. a blank one the builder rejects) must not stop the rest
             return [(Prediction(path, error=f"preprocessing failed: {type(err).__name__}: {err}"), None)]
         out = []
-        for tensor, graph, record in faces:
+        for views, record in faces:
             row = Prediction(path, note=_note(record), face=record)
-            if tensor is None:
+            if views is None:
                 row.error = "no face found"
                 out.append((row, None))
                 continue
             self.timings.images += 1
-            out.append((row, (tensor, graph)))
+            out.append((row, views))
         return out
 
-    def _run_batch(self, ready: list[tuple[Prediction, tuple[torch.Tensor, object]]]) -> None:
+    def _run_batch(self, ready: list[tuple[Prediction, list[Item]]]) -> None:
         try:
-            probs = self.predict_items([item for _, item in ready])
+            probs = self.predict_views([views for _, views in ready])
         except RuntimeError as err:
             for row, _ in ready:
                 row.error = f"model failed on this batch: {err}"

@@ -32,6 +32,8 @@ def test_with_size_fills_only_an_unset_size():
     ({"eye_distance": 1.5}, "data.face_crop.eye_distance: 1.5 is out of range"),
     ({"size": "big"}, "data.face_crop.size: expected int"),
     ({"upsample": True}, "data.face_crop.upsample: expected int"),
+    ({"zoom_views": 0.5}, "data.face_crop.zoom_views: 0.5 is out of range"),
+    ({"zoom_views": "wide"}, "data.face_crop.zoom_views: expected float"),
     ({"framing": "affectnet"}, "data.face_crop.framing: must be one of fer2013, ferplus"),
     ("yes", "data.face_crop: expected true, false or a mapping"),
 ])

@@ -69,6 +69,33 @@ def test_aligned_crop_puts_the_eyes_where_the_framing_says_and_matches_the_crop_
     assert corr > 0.9
 
 
+def test_zoom_views_are_the_crop_scaled_about_the_eyes(fer2013_dir):
+    from dataclasses import replace
+
+    from PIL import Image
+
+    zoom = 0.2
+    step = FaceStep(replace(PARAMS, zoom_views=zoom))
+    crop = fer_face(fer2013_dir)
+    scene, _ = _scene([(crop, (260.0, 200.0), 200.0, 8.0)], seed=2)
+    (face,) = step.run(scene)
+    assert len(face.views) == 2 and all(v.shape == face.image.shape for v in face.views)
+    assert FaceStep(PARAMS).run(scene)[0].views == ()
+    # The crop at eye distance d equals the zoomed-out one (d * (1 - z)) enlarged by 1 / (1 - z)
+    # about the eyes' midpoint m: crop point q shows what the zoomed-out view shows at m + (1 - z)(q - m).
+    mx, my = PARAMS.eye_center * 96, PARAMS.eye_height * 96
+    inner = (slice(30, 66), slice(30, 66))  # around the eyes and nose: inside every crop
+
+    def corr(a, b):
+        return np.corrcoef(a[inner].astype(float).ravel(), b[inner].astype(float).ravel())[0, 1]
+
+    for view, factor in zip(face.views, (1 - zoom, 1 + zoom)):
+        remap = (factor, 0.0, mx * (1 - factor), 0.0, factor, my * (1 - factor))
+        seen = np.asarray(Image.fromarray(view).transform((96, 96), Image.AFFINE, remap, resample=Image.BICUBIC))
+        assert corr(seen, face.image) > 0.95
+        assert corr(view, face.image) < corr(seen, face.image)  # unscaled, it does not line up as well
+
+
 def test_a_scene_without_a_face_is_a_record_and_no_crop_unless_whole_is_asked(fer2013_dir):
     scene = textured_background(400, 500, np.random.default_rng(7))
     (skipped,) = FaceStep(PARAMS).run(scene)
@@ -162,3 +189,38 @@ def test_a_face_rolled_past_hog_is_found_in_the_turned_picture_with_landmarks_ma
     inner = (slice(24, 84), slice(16, 80))
     corr = np.corrcoef(face.image.mean(axis=2)[inner].ravel(), direct[inner].astype(float).ravel())[0, 1]
     assert corr > 0.9
+
+
+def test_crop_detector_finds_the_face_of_a_crop_as_in_a_scene_and_pads_with_its_edges(fer2013_dir):
+    """``detector: crop`` takes a FER-2013 crop as one face: the landmarks agree with those the
+    scene step finds for the same face pasted into a scene, and the framing reaching past the
+    crop shows its edge pixels, never black."""
+    crop = fer_face(fer2013_dir)
+    step = FaceStep(FaceParams(size=96, detector="crop"))
+    (face,) = step.run(crop)
+    record = face.record
+    assert record.found and record.count == 1 and record.detector == "crop" and record.search_angle == 0.0
+    left, top, right, bottom = record.box
+    assert 0 <= left < right <= crop.shape[1] and 0 <= top < bottom <= crop.shape[0]
+    # the same face in a scene, found by HOG there: its landmarks mapped back into the crop
+    scene, (placed,) = _scene([(crop, (260.0, 200.0), 192.0, 0.0)], seed=4)
+    (in_scene,) = FaceStep(PARAMS).run(scene)
+    to_crop = np.linalg.inv(np.vstack([placed.matrix, [0, 0, 1]]))[:2]
+    back = (np.array(in_scene.record.landmarks) + 0.5) @ to_crop[:, :2].T + to_crop[:, 2] - 0.5
+    eye_distance = np.hypot(*np.subtract(*eye_centres(record.landmarks)))
+    assert np.abs(np.array(record.landmarks) - back).max() < 0.1 * eye_distance
+    # a framing reaching far past the crop: edge pixels, within the crop's own range
+    wide = FaceStep(FaceParams(size=96, detector="crop", eye_distance=0.15)).run(crop)[0].image
+    assert wide.min() >= crop.min() and (wide == 0).sum() < (crop == 0).sum() * 4 + 1
+    assert FaceStep(FaceParams(size=96, eye_distance=0.15)).align(crop, np.array(record.landmarks)).min() == 0
+
+
+def test_crop_detector_falls_back_to_the_fixed_place_where_hog_finds_no_face():
+    from fer_graph.faces.step import CROP_FACE_BOX
+
+    flat = np.full((48, 48), 120, np.uint8)
+    (face,) = FaceStep(FaceParams(size=48, detector="crop")).run(flat)
+    assert face.record.found and face.record.detector == "crop_box" and face.image.shape == (48, 48)
+    expected = tuple(round(f * 48) for f in CROP_FACE_BOX)
+    assert np.abs(np.subtract(face.record.box, expected)).max() <= 1
+    assert (face.image == 120).all()  # a flat crop, padded with its edges, stays flat

@@ -230,6 +230,42 @@ def test_prediction_on_a_scene_equals_evaluation_on_its_face_crop(tiny_checkpoin
     assert rows[2].probabilities is None and rows[2].error == "no face found" and not rows[2].face.found
 
 
+def test_a_checkpoint_trained_on_aligned_crops_aligns_crops_itself_and_searches_photos(
+        tiny_checkpoint, loaded, fer2013_dir, tmp_path):
+    """data.face_crop.detector crop: prediction on a FER-2013 crop (no --detect-faces) equals
+    evaluation of the dataset cropped for training, and equals the plain model on the aligned crop."""
+    from fer_graph.data.face_crops import crop_faces
+    from fer_graph.inference.faces import face_params_for, face_step_for
+    from fer_graph.models.checkpoint import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(tiny_checkpoint)
+    state["config"]["data"]["face_crop"] = {"detector": "crop", "framing": "inner"}
+    aligned = load_model(save_checkpoint(state, tmp_path / "aligned.pt"))
+    params = face_params_for(aligned.config)
+    assert (params.detector, params.eye_distance) == ("crop", 0.43)
+    assert face_step_for(aligned.config).params.detector == "hog"  # photos are searched
+    root = tmp_path / "data"
+    for name in ("happy/PrivateTest_10077120.jpg", "neutral/PrivateTest_10086748.jpg"):
+        (root / "test" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(fer2013_dir / "test" / name, root / "test" / name)
+    index, summary = crop_faces(discover(root, "imagefolder"), params, tmp_path / "crops", progress=False)
+    assert summary.cropped == 2 and not summary.no_face
+    with GraphStoreWriter(tmp_path / "graphs.h5", aligned.graph_params, index.class_names) as writer:
+        writer.append([s.id for s in index.samples], [s.label for s in index.samples],
+                      [s.split for s in index.samples],
+                      GraphArrays.from_graphs([build_graph(index.load(s), aligned.graph_params)
+                                               for s in index.samples]))
+    ids = [s.id for s in index.samples]
+    loader = make_loader(aligned.config, index, GraphStore(tmp_path / "graphs.h5"), ids, train=False, seed=0)
+    result = evaluate(aligned.model, loader, CSGBSBFLoss(), torch.device("cpu"))
+
+    rows = Predictor(aligned).predict_paths([root / i for i in ids])
+    np.testing.assert_allclose(np.stack([r.probabilities for r in rows]), result.probabilities, atol=2e-6)
+    assert all(r.face.detector in ("crop", "crop_box") for r in rows)
+    crops = [Predictor(aligned).faces.run(load_image(root / i))[0].image for i in ids]
+    np.testing.assert_allclose(Predictor(loaded).predict_images(crops), result.probabilities, atol=2e-6)
+
+
 def test_all_faces_gives_one_row_per_face_and_records_reach_csv_and_json(loaded, fer2013_dir, tmp_path):
     from PIL import Image
 
@@ -267,6 +303,31 @@ def test_face_step_overrides_reach_the_step_and_leave_the_framing(loaded):
     assert isinstance(face_step_for(loaded.config, detector="lbp", upsample=2), LBPFaceDetector)
     with pytest.raises(ValueError, match="upsample: 5 is out of range"):
         face_step_for(loaded.config, upsample=5)
+    assert face_step_for(loaded.config, zoom_views=0.1).params.zoom_views == 0.1
+    with pytest.raises(ValueError, match="zoom_views needs a dlib detector"):
+        face_step_for(loaded.config, detector="lbp", zoom_views=0.1)
+
+
+def test_zoom_views_average_the_three_crops_probabilities(loaded, fer2013_dir, tmp_path):
+    """With zoom_views a face's probabilities are the mean of its own crop's and its two zoomed crops'."""
+    from fer_graph.inference.faces import face_step_for
+
+    root = _scene_dataset(fer2013_dir, tmp_path / "data")
+    paths = sorted((root / "test").glob("[hn]*/*.png"))
+    plain = Predictor(loaded, face_step_for(loaded.config)).predict_paths(paths)
+    zoomed_step = face_step_for(loaded.config, zoom_views=0.15)
+    zoomed = Predictor(loaded, zoomed_step).predict_paths(paths)
+    single = Predictor(loaded)  # whole images: one crop each, computed apart
+    for path, row, zoomed_row in zip(paths, plain, zoomed):
+        assert zoomed_row.face == row.face  # the same face and landmarks, only more crops
+        points = np.array(row.face.landmarks)
+        scene = load_image(path)
+        crops = [zoomed_step.align(scene, points, zoom) for zoom in (1.0, 0.85, 1.15)]
+        each = single.predict_images(crops)
+        np.testing.assert_allclose(each[0], row.probabilities, atol=2e-6)
+        np.testing.assert_allclose(each.mean(axis=0), zoomed_row.probabilities, atol=2e-6)
+        assert np.abs(crops[1].astype(int) - crops[2]).mean() > 5  # the zooms show the model different crops
+
 
 def test_predict_tool_writes_csv_and_json(tiny_checkpoint, inputs, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "tools"))
