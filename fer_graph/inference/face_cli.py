@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fer_graph.inference.faces import DETECTOR_CHOICES, LBPFaceDetector, face_step_for
+from fer_graph.inference.faces import DETECTOR_CHOICES, LBPFaceDetector, crop_step_for, face_step_for
 from fer_graph.faces import FaceStep
 
 
@@ -39,14 +39,15 @@ def check_face_arguments(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 def face_step_from_args(config: dict, args: argparse.Namespace, select: str | None = None
                         ) -> FaceStep | LBPFaceDetector | None:
-    """The face step the options ask for, with the checkpoint's settings elsewhere; None without --detect-faces.
+    """The face step the options ask for, with the checkpoint's settings elsewhere. Without
+    --detect-faces: the crop step of a checkpoint trained on aligned face crops, else None.
 
     Raises:
         FaceModelError: dlib or its model files are missing.
         ValueError: a bad setting.
     """
     if not args.detect_faces:
-        return None
+        return crop_step_for(config)
     return face_step_for(config, detector=args.face_detector, select=select,
                          on_missing="whole" if args.whole_image_if_no_face else None, upsample=args.face_upsample,
                          zoom_views=args.face_zoom_views)

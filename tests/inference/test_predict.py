@@ -244,6 +244,12 @@ def test_a_checkpoint_trained_on_aligned_crops_aligns_crops_itself_and_searches_
     params = face_params_for(aligned.config)
     assert (params.detector, params.eye_distance) == ("crop", 0.43)
     assert face_step_for(aligned.config).params.detector == "hog"  # photos are searched
+    from argparse import Namespace
+
+    from fer_graph.inference.face_cli import face_step_from_args
+
+    assert face_step_from_args(aligned.config, Namespace(detect_faces=False)).params.detector == "crop"
+    assert face_step_from_args(loaded.config, Namespace(detect_faces=False)) is None
     root = tmp_path / "data"
     for name in ("happy/PrivateTest_10077120.jpg", "neutral/PrivateTest_10086748.jpg"):
         (root / "test" / name).parent.mkdir(parents=True, exist_ok=True)
