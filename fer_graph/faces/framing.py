@@ -8,19 +8,14 @@ the crop's own pixels.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from fer_graph.faces.align import eye_centres, roll_degrees
-from fer_graph.faces.step import FaceStep
+from fer_graph.faces.step import CROP_UPSCALE, FaceStep, enlarged_crop
 
 
-def crop_landmarks(step: FaceStep, crop: np.ndarray, upscale: int = 4) -> np.ndarray | None:
+def crop_landmarks(step: FaceStep, crop: np.ndarray, upscale: int = CROP_UPSCALE) -> np.ndarray | None:
     """dlib's 5 landmarks (5, 2) in the crop's pixels, or None unless exactly one face is found."""
-    height, width = crop.shape[:2]
-    big = np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((width * upscale, height * upscale),
-                                                                         Image.BICUBIC))
-    pad = max(height, width) * upscale // 2
-    padded = np.pad(big, [(pad, pad), (pad, pad)] + [(0, 0)] * (big.ndim - 2), mode="edge")
+    padded, pad = enlarged_crop(crop, upscale)
     faces = step.detect(padded)
     if len(faces) != 1:
         return None

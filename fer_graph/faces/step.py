@@ -215,12 +215,20 @@ class _Found:
     to_image: np.ndarray | None  # 2x3 map of the turned picture's edge coordinates to the image's
 
 
+def enlarged_crop(crop: np.ndarray, upscale: int = CROP_UPSCALE) -> tuple[np.ndarray, int]:
+    """A face crop enlarged ``upscale`` times and padded with its edge pixels by half its
+    enlarged side, so that dlib's detector sees a face it can take; and that pad in pixels."""
+    height, width = crop.shape[:2]
+    big = np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((width * upscale, height * upscale),
+                                                                         Image.BICUBIC))
+    pad = max(height, width) * upscale // 2
+    return np.ascontiguousarray(np.pad(big, [(pad, pad), (pad, pad)] + [(0, 0)] * (big.ndim - 2), mode="edge")), pad
+
+
 def _face_in_crop(image: np.ndarray) -> tuple[list[_Found], str, float]:
     """The one face of a face crop: HOG's box in the enlarged, edge-padded crop, or ``CROP_FACE_BOX``."""
     height, width = image.shape[:2]
-    big = np.asarray(Image.fromarray(image).resize((width * CROP_UPSCALE, height * CROP_UPSCALE), Image.BICUBIC))
-    pad = max(height, width) * CROP_UPSCALE // 2
-    view = np.ascontiguousarray(np.pad(big, [(pad, pad), (pad, pad)] + [(0, 0)] * (big.ndim - 2), mode="edge"))
+    view, pad = enlarged_crop(image)
     to_image = np.array([[1.0, 0.0, -pad], [0.0, 1.0, -pad]]) / CROP_UPSCALE
     found = _search("hog", view, 0)
     view_box = None
