@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--detectors", nargs="+", default=["hog", "lbp"], choices=DETECTOR_CHOICES)
     parser.add_argument("--upsample", type=int, default=None,
                         help="dlib's image doublings before detection (default: the checkpoint's face settings)")
+    parser.add_argument("--retry-upsample", type=int, default=None,
+                        help="dlib: where nothing is found, HOG searches again at this upsample (FaceParams.retry_upsample)")
+    parser.add_argument("--min-score", type=float, default=None, help="dlib: HOG margin floor (FaceParams.min_score)")
     parser.add_argument("--zoom-views", type=float, nargs="+", default=[None],
                         help="FaceParams.zoom_views values to measure, each a pass over the scenes "
                              "(default: the checkpoint's)")
@@ -134,6 +137,12 @@ def breakdown(loaded, step, crops: list[Path], scenes: list[Path], labels: list[
         print(f"  {detector} face step on the scenes: {100 * accuracy([rows[i] for i in kept], subset):.2f}%")
 
 
+def on_placed_face(row, placed: PlacedFace) -> bool:
+    """The row's face box has its centre within a third of the pasted crop's side of the crop's centre."""
+    left, top, right, bottom = row.face.box
+    return max(abs((left + right) / 2 - placed.center[0]), abs((top + bottom) / 2 - placed.center[1])) < placed.side / 3
+
+
 def accuracy(rows, labels: list[int]) -> float:
     """Share of files whose (only) row predicts its label; a row without a prediction is wrong."""
     return float(np.mean([row.top == label for row, label in zip(rows, labels)]))
@@ -157,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     for detector, zoom in ((d, z) for d in args.detectors for z in (args.zoom_views if d != "lbp" else [None])):
         # One pass with every face: the count per scene, and the largest face (row 0) predicted,
         # which is what predict.py --detect-faces gives without --all-faces.
-        step = face_step_for(loaded.config, detector=detector, select="all", upsample=args.upsample, zoom_views=zoom)
+        step = face_step_for(loaded.config, detector=detector, select="all", upsample=args.upsample, zoom_views=zoom,
+                             retry_upsample=args.retry_upsample, min_score=args.min_score)
         name = detector if zoom is None else f"{detector}, zoom_views {zoom:g}"
         predictor = Predictor(loaded, step)
         start = time.perf_counter()
@@ -167,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             per_scene.setdefault(row.path, []).append(row)
         counts = Counter(sum(r.face.found for r in per_scene[str(p)]) for p in scenes)
+        on_face = sum(sum(r.face.found for r in per_scene[str(p)]) == 1 and on_placed_face(per_scene[str(p)][0], placed)
+                      for p, placed in zip(scenes, placements))
         largest = [per_scene[str(p)][0] for p in scenes]
         detected[name] = largest
         if detector != "lbp":
@@ -174,9 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         odd = [f"{p} {sum(r.face.found for r in per_scene[str(p)])} "
                + " ".join(f"{r.face.box}:{r.face.score}:{r.face.detector}" for r in per_scene[str(p)] if r.face.found)
                for p in scenes if sum(r.face.found for r in per_scene[str(p)]) != 1]
-        (Path(args.scenes) / f"not_one_face_{name.replace(', ', '_').replace(' ', '')}.txt").write_text("\n".join(odd) + "\n")
+        (Path(args.scenes) / f"not_one_face_{args.split}_{name.replace(', ', '_').replace(' ', '')}.txt").write_text(
+            "\n".join(odd) + "\n")
         print(f"{name}: exactly one face in {100 * counts[1] / len(scenes):.1f}% of scenes (none {counts[0]}, "
-              f"two or more {sum(n for k, n in counts.items() if k > 1)}); accuracy on the scenes through the "
+              f"two or more {sum(n for k, n in counts.items() if k > 1)}), on the pasted face in "
+              f"{100 * on_face / len(scenes):.1f}%; accuracy on the scenes through the "
               f"largest face {100 * accuracy(largest, labels):.2f}%; {len(scenes) / seconds:.2f} scenes/s "
               f"(wall, detection + alignment + model, shared machine)")
     if args.breakdown:

@@ -41,6 +41,11 @@ class FaceParams:
             (HOG, then the CNN on the images where HOG finds no face: about the CNN's recall at
             nearly HOG's speed where most faces are frontal).
         upsample: times the image is doubled before detection (1 finds faces from ~40 px).
+        retry_upsample: where no detector finds a face, HOG searches again with the image
+            doubled this many times, before the CNN is asked (when above ``upsample``; 0 never):
+            small faces are found without doubling every image, which in textured pictures
+            also doubles HOG's false faces.
+        min_score: HOG boxes whose SVM margin is below this are dropped (dlib's threshold, 0).
         retry_angle: where a detector finds no face upright, it searches the picture turned by
             -/+ this many degrees too (HOG misses faces rolled beyond ~15 degrees); 0 turns it off.
         max_side: larger images are searched on a copy shrunk to this side; landmarks and the
@@ -59,6 +64,8 @@ class FaceParams:
 
     detector: str = "hog"
     upsample: int = 1
+    retry_upsample: int = 0
+    min_score: float = 0.0
     retry_angle: float = 20.0
     max_side: int = 640
     select: str = "largest"
@@ -73,6 +80,7 @@ class FaceParams:
         checks = {
             "detector": self.detector in DETECTORS, "select": self.select in SELECTIONS,
             "on_missing": self.on_missing in ON_MISSING, "upsample": 0 <= self.upsample <= 3,
+            "retry_upsample": 0 <= self.retry_upsample <= 3, "min_score": -1.0 <= self.min_score <= 2.0,
             "retry_angle": 0.0 <= self.retry_angle <= 45.0,
             "max_side": self.max_side >= 64, "size": self.size >= 0,
             "eye_distance": 0.05 < self.eye_distance < 1.0, "eye_height": 0.0 < self.eye_height < 1.0,

@@ -103,8 +103,10 @@ class FaceStep:
         if params.size <= 0:
             raise ValueError("FaceParams.size is 0; fill in the model's image size with params.with_size(...)")
         self.params = params
-        self._searches = SEARCH_ORDER[params.detector]
-        for name in self._searches:
+        self._searches = [(name, params.upsample) for name in SEARCH_ORDER[params.detector]]
+        if params.retry_upsample > params.upsample and "hog" in SEARCH_ORDER[params.detector]:
+            self._searches.insert(1, ("hog", params.retry_upsample))
+        for name in SEARCH_ORDER[params.detector]:
             _DETECTORS[name]()  # load now, so a missing model file fails here, not mid-dataset
         self._landmarks = weights.landmark_predictor()
 
@@ -118,21 +120,21 @@ class FaceStep:
         Each detector searches the upright picture, then (with ``retry_angle``) the picture
         turned either way, before the next detector is asked: HOG is trained on upright faces,
         and turning is ~100x cheaper than the CNN. With ``hog_cnn`` the CNN searches only
-        where HOG found nothing.
+        where HOG found nothing; a ``retry_upsample`` HOG search comes between the two.
         """
         image = _dlib_image(image)
         if self.params.detector == "crop":
             return _face_in_crop(image)
         angles = (0.0, -self.params.retry_angle, self.params.retry_angle) if self.params.retry_angle else (0.0,)
-        for name in self._searches:
+        for name, upsample in self._searches:
             for angle in angles:
                 view, to_image = (image, None) if angle == 0 else _turned(image, angle)
-                found = self._search_view(name, view, image.shape[:2], to_image)
+                found = self._search_view(name, upsample, view, image.shape[:2], to_image)
                 if found:
                     return found, name, angle
         return [], self.params.detector, 0.0
 
-    def _search_view(self, name: str, view: np.ndarray, image_shape: tuple[int, int],
+    def _search_view(self, name: str, upsample: int, view: np.ndarray, image_shape: tuple[int, int],
                      to_image: np.ndarray | None) -> list[_Found]:
         """One detector on one (maybe turned) picture, searched on a copy shrunk to ``max_side``."""
         scale = min(1.0, self.params.max_side / max(view.shape[:2]))
@@ -141,7 +143,7 @@ class FaceStep:
             size = (max(1, round(view.shape[1] * scale)), max(1, round(view.shape[0] * scale)))
             search = np.asarray(Image.fromarray(view).resize(size, Image.BILINEAR))
         faces = []
-        for rect, score in _search(name, search, self.params.upsample):
+        for rect, score in _search(name, search, upsample, self.params.min_score):
             view_box = _clip((round(rect.left() / scale), round(rect.top() / scale),
                               round((rect.right() + 1) / scale), round((rect.bottom() + 1) / scale)), view.shape)
             if view_box is None:
@@ -281,10 +283,10 @@ def _clip(box: Box, shape: tuple[int, ...]) -> Box | None:
 _DETECTORS = {"hog": weights.hog_detector, "cnn": weights.cnn_detector}
 
 
-def _search(name: str, image: np.ndarray, upsample: int) -> list:
-    """(dlib rectangle, score) of every face one detector finds in ``image``."""
+def _search(name: str, image: np.ndarray, upsample: int, min_score: float = 0.0) -> list:
+    """(dlib rectangle, score) of every face one detector finds in ``image`` (HOG: margin >= ``min_score``)."""
     if name == "hog":
-        rects, scores, _ = _DETECTORS[name]().run(image, upsample, 0.0)
+        rects, scores, _ = _DETECTORS[name]().run(image, upsample, min_score)
         return list(zip(rects, scores))
     return [(d.rect, d.confidence) for d in _DETECTORS[name]()(image, upsample)]
 

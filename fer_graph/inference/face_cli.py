@@ -19,6 +19,11 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-upsample", type=int, choices=range(4), default=None, metavar="{0..3}",
                         help="image doublings before dlib detection (default 1: faces from ~40 px; 0 is "
                              "faster and enough for faces over ~80 px)")
+    parser.add_argument("--face-retry-upsample", type=int, choices=range(4), default=None, metavar="{0..3}",
+                        help="where nothing is found, HOG searches again with this many doublings before "
+                             "the CNN (default 0: no second search)")
+    parser.add_argument("--face-min-score", type=float, default=None, metavar="M",
+                        help="drop HOG boxes whose SVM margin is below M (default 0, dlib's own)")
     parser.add_argument("--face-zoom-views", type=float, default=None, metavar="Z",
                         help="also crop each face zoomed out and in by 1 -/+ Z and average the three "
                              "predictions (default: the checkpoint's zoom_views, 0)")
@@ -29,11 +34,13 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
 def check_face_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, *extra: str) -> None:
     """Stop with a usage error when a face option (or one of ``extra``, by dest) comes without --detect-faces."""
     given = [args.face_detector, args.face_upsample is not None, args.face_zoom_views is not None,
+             args.face_retry_upsample is not None, args.face_min_score is not None,
              args.whole_image_if_no_face,
              *(getattr(args, name) for name in extra)]
     if any(given) and not args.detect_faces:
         flags = [f"--{name.replace('_', '-')}" for name in extra]
-        flags += ["--face-detector", "--face-upsample", "--face-zoom-views", "--whole-image-if-no-face"]
+        flags += ["--face-detector", "--face-upsample", "--face-retry-upsample", "--face-min-score",
+                  "--face-zoom-views", "--whole-image-if-no-face"]
         parser.error(f"{', '.join(flags)} need --detect-faces")
 
 
@@ -50,7 +57,8 @@ def face_step_from_args(config: dict, args: argparse.Namespace, select: str | No
         return crop_step_for(config)
     return face_step_for(config, detector=args.face_detector, select=select,
                          on_missing="whole" if args.whole_image_if_no_face else None, upsample=args.face_upsample,
-                         zoom_views=args.face_zoom_views)
+                         zoom_views=args.face_zoom_views, retry_upsample=args.face_retry_upsample,
+                         min_score=args.face_min_score)
 
 
 def describe_face_step(step: FaceStep | LBPFaceDetector | None) -> dict | None:

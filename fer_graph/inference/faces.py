@@ -41,7 +41,8 @@ def crop_step_for(config: dict) -> FaceStep | None:
 
 def face_step_for(config: dict, detector: str | None = None, select: str | None = None,
                   on_missing: str | None = None, upsample: int | None = None,
-                  zoom_views: float | None = None) -> FaceStep | LBPFaceDetector:
+                  zoom_views: float | None = None, retry_upsample: int | None = None,
+                  min_score: float | None = None) -> FaceStep | LBPFaceDetector:
     """The face step for a checkpoint's config, with the given settings overridden (None keeps).
 
     Raises:
@@ -53,11 +54,13 @@ def face_step_for(config: dict, detector: str | None = None, select: str | None 
     if params.detector == "crop":  # the training images were crops; a photo needs a search
         params = replace(params, detector=FaceParams.detector)
     changes = {k: v for k, v in (("select", select), ("on_missing", on_missing), ("upsample", upsample),
-                                 ("zoom_views", zoom_views)) if v is not None}
+                                 ("zoom_views", zoom_views), ("retry_upsample", retry_upsample),
+                                 ("min_score", min_score)) if v is not None}
     if detector == "lbp":
         if changes.get("zoom_views"):
             raise ValueError("zoom_views needs a dlib detector: the LBP cascade does not align")
-        changes.pop("upsample", None)  # the cascade has its own min_size instead
+        for dlib_search in ("upsample", "retry_upsample", "min_score"):
+            changes.pop(dlib_search, None)  # the cascade has its own min_size and thresholds
         return LBPFaceDetector(select=changes.get("select", params.select),
                                on_missing=changes.get("on_missing", params.on_missing))
     if detector is not None:

@@ -32,6 +32,8 @@ def test_with_size_fills_only_an_unset_size():
     ({"eye_distance": 1.5}, "data.face_crop.eye_distance: 1.5 is out of range"),
     ({"size": "big"}, "data.face_crop.size: expected int"),
     ({"upsample": True}, "data.face_crop.upsample: expected int"),
+    ({"retry_upsample": 4}, "data.face_crop.retry_upsample: 4 is out of range"),
+    ({"min_score": 3.0}, "data.face_crop.min_score: 3.0 is out of range"),
     ({"zoom_views": 0.5}, "data.face_crop.zoom_views: 0.5 is out of range"),
     ({"zoom_views": "wide"}, "data.face_crop.zoom_views: expected float"),
     ({"framing": "affectnet"}, "data.face_crop.framing: must be one of fer2013, ferplus"),

@@ -168,6 +168,29 @@ def test_hog_cnn_asks_the_cnn_only_where_hog_finds_nothing_and_records_which_fou
     assert not none.record.found and none.record.detector == "hog_cnn" and none.image is None
 
 
+def test_retry_upsample_finds_a_small_face_one_pass_misses_and_leaves_found_faces_alone(fer2013_dir):
+    crop = fer_face(fer2013_dir)
+    small, (placed,) = _scene([(crop, (200.0, 150.0), 64.0, 0.0)], seed=4, shape=(300, 400))
+    once = FaceStep(FaceParams(size=96, upsample=0, retry_angle=0.0))
+    assert once.run(small)[0].record.found is False  # HOG's 80 px window is larger than this face
+    retried = FaceStep(FaceParams(size=96, upsample=0, retry_upsample=1, retry_angle=0.0, min_score=0.05))
+    (face,) = retried.run(small)
+    left, top, right, bottom = face.record.box
+    assert face.record.found and face.record.count == 1 and face.record.detector == "hog"
+    assert left < placed.center[0] < right and top < placed.center[1] < bottom
+
+    large, _ = _scene([(crop, (230.0, 190.0), 180.0, 0.0)])
+    assert retried.run(large)[0].record.box == once.run(large)[0].record.box
+
+
+def test_min_score_drops_hog_boxes_below_it(fer2013_dir):
+    scene, _ = _scene([(fer_face(fer2013_dir), (230.0, 190.0), 180.0, 0.0)])
+    ((box, score),) = FaceStep(FaceParams(size=96, retry_angle=0.0)).detect(scene)
+    assert score > 0.0
+    assert FaceStep(FaceParams(size=96, retry_angle=0.0, min_score=score - 0.01)).detect(scene)[0][0] == box
+    assert FaceStep(FaceParams(size=96, retry_angle=0.0, min_score=score + 0.01)).detect(scene) == []
+
+
 def test_a_face_rolled_past_hog_is_found_in_the_turned_picture_with_landmarks_mapped_back(fer2013_dir):
     crop = fer_face(fer2013_dir)
     scene, (placed,) = _scene([(crop, (270.0, 190.0), 180.0, 55.0)], seed=4)

@@ -303,10 +303,13 @@ def test_face_step_overrides_reach_the_step_and_leave_the_framing(loaded):
     from fer_graph.inference.faces import LBPFaceDetector, face_params_for, face_step_for
 
     base = face_params_for(loaded.config)
-    step = face_step_for(loaded.config, detector="hog_cnn", upsample=0, on_missing="whole")
+    step = face_step_for(loaded.config, detector="hog_cnn", upsample=0, on_missing="whole", retry_upsample=1,
+                         min_score=0.05)
     assert (step.params.detector, step.params.upsample, step.params.on_missing) == ("hog_cnn", 0, "whole")
+    assert (step.params.retry_upsample, step.params.min_score) == (1, 0.05)
     assert (step.params.eye_distance, step.params.size) == (base.eye_distance, base.size)
-    assert isinstance(face_step_for(loaded.config, detector="lbp", upsample=2), LBPFaceDetector)
+    assert isinstance(face_step_for(loaded.config, detector="lbp", upsample=2, retry_upsample=3, min_score=0.1),
+                      LBPFaceDetector)
     with pytest.raises(ValueError, match="upsample: 5 is out of range"):
         face_step_for(loaded.config, upsample=5)
     assert face_step_for(loaded.config, zoom_views=0.1).params.zoom_views == 0.1
