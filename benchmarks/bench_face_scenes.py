@@ -176,16 +176,17 @@ def main(argv: list[str] | None = None) -> int:
         per_scene: dict[str, list] = {}
         for row in rows:
             per_scene.setdefault(row.path, []).append(row)
-        counts = Counter(sum(r.face.found for r in per_scene[str(p)]) for p in scenes)
-        on_face = sum(sum(r.face.found for r in per_scene[str(p)]) == 1 and on_placed_face(per_scene[str(p)][0], placed)
-                      for p, placed in zip(scenes, placements))
+        found = [sum(r.face.found for r in per_scene[str(p)]) for p in scenes]
+        counts = Counter(found)
+        on_face = sum(n == 1 and on_placed_face(per_scene[str(p)][0], placed)
+                      for p, n, placed in zip(scenes, found, placements))
         largest = [per_scene[str(p)][0] for p in scenes]
         detected[name] = largest
         if detector != "lbp":
             dlib_step = step
-        odd = [f"{p} {sum(r.face.found for r in per_scene[str(p)])} "
-               + " ".join(f"{r.face.box}:{r.face.score}:{r.face.detector}" for r in per_scene[str(p)] if r.face.found)
-               for p in scenes if sum(r.face.found for r in per_scene[str(p)]) != 1]
+        odd = [f"{p} {n} " + " ".join(f"{r.face.box}:{r.face.score}:{r.face.detector}"
+                                      for r in per_scene[str(p)] if r.face.found)
+               for p, n in zip(scenes, found) if n != 1]
         (Path(args.scenes) / f"not_one_face_{args.split}_{name.replace(', ', '_').replace(' ', '')}.txt").write_text(
             "\n".join(odd) + "\n")
         print(f"{name}: exactly one face in {100 * counts[1] / len(scenes):.1f}% of scenes (none {counts[0]}, "

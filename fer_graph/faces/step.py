@@ -284,7 +284,7 @@ _DETECTORS = {"hog": weights.hog_detector, "cnn": weights.cnn_detector}
 
 
 def _search(name: str, image: np.ndarray, upsample: int, min_score: float = 0.0) -> list:
-    """(dlib rectangle, score) of every face one detector finds in ``image`` (HOG: margin >= ``min_score``)."""
+    """(dlib rectangle, score) of every face one detector finds in ``image`` (HOG: margin above ``min_score``)."""
     if name == "hog":
         rects, scores, _ = _DETECTORS[name]().run(image, upsample, min_score)
         return list(zip(rects, scores))
