@@ -68,17 +68,18 @@ def alternate(steps_of: dict[str, Callable[[], None]], steps: int) -> dict[str, 
     return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in steps_of}
 
 
-def report(models: dict[str, torch.nn.Module], times: dict[str, tuple[float, float]], steps: int) -> None:
-    """Parameter counts per part and the full model's step time over VREN-only's."""
+def report(models: dict[str, torch.nn.Module], times: dict[str, tuple[float, float]], steps: int,
+           label: str = "cs_gbsbf") -> None:
+    """Parameter counts per part and the full model's step time (printed as ``label``) over VREN-only's."""
     model = models["cs_gbsbf"]
+    parts = " | ".join(f"{part.upper()} {count(getattr(model, part)) / 1e3:.1f}k"
+                       for part in ("sren", "agm", "vrsn", "srsn", "chn", "gvg", "head") if hasattr(model, part))
     print(f"  params: VREN {count(model.vren) / 1e6:.2f}M (baseline head {count(models['vren_only'].head) / 1e3:.1f}k)"
-          f" | SREN {count(model.sren) / 1e3:.1f}k | AGM {count(model.agm) / 1e3:.1f}k"
-          f" | VRSN {count(model.vrsn) / 1e3:.1f}k | SRSN {count(model.srsn) / 1e3:.1f}k"
-          f" | CHN {count(model.chn) / 1e3:.1f}k")
+          f" | {parts}")
     (base, base_cpu), (full, full_cpu) = times["vren_only"], times["cs_gbsbf"]
-    print(f"  step median over {steps}: vren_only {base * 1e3:.1f} ms | cs_gbsbf {full * 1e3:.1f} ms"
+    print(f"  step median over {steps}: vren_only {base * 1e3:.1f} ms | {label} {full * 1e3:.1f} ms"
           f" | overhead {100 * (full / base - 1):+.1f}%")
-    print(f"  process CPU time median: vren_only {base_cpu * 1e3:.1f} ms | cs_gbsbf {full_cpu * 1e3:.1f} ms"
+    print(f"  process CPU time median: vren_only {base_cpu * 1e3:.1f} ms | {label} {full_cpu * 1e3:.1f} ms"
           f" | overhead {100 * (full_cpu / base_cpu - 1):+.1f}%")
 
 
@@ -127,7 +128,8 @@ def bench_config(path: str, steps: int, batch: int, overrides: list[str]) -> Non
     device = torch.device("cpu")
     if train["channels_last"]:
         images = images.contiguous(memory_format=torch.channels_last)
-    baseline = {**config, "model": {**config["model"], "name": "vren_only"}}
+    # the plain backbone: a config's GVG stage would otherwise guide the baseline too
+    baseline = {**config, "model": {**config["model"], "name": "vren_only", "graph_guidance_stage": None}}
     models, losses, optims = {}, {}, {}
     for name, cfg in (("vren_only", baseline), ("cs_gbsbf", config)):
         model, losses[name] = build_model_and_loss(cfg)
@@ -150,7 +152,7 @@ def bench_config(path: str, steps: int, batch: int, overrides: list[str]) -> Non
     print(f"\n{path} {' '.join(overrides)}: batch {batch}, amp {train['amp']}, channels_last "
           f"{train['channels_last']}, {train['optimizer']}, graphs: {source}, {graphs.num_nodes} nodes, "
           f"{graphs.edge_index.shape[1]} directed edges")
-    report(models, times, steps)
+    report(models, times, steps, label=Path(path).stem)
 
 
 def main() -> None:

@@ -22,6 +22,26 @@ from fer_graph.models.vren import VREN
 GRAPH_HEADS = ("none", "concat")
 
 
+def build_gvg(vren: VREN, stage: int | None, node_features: int, hidden: int) -> GVG | None:
+    """GVG at VREN stage ``stage``, or None where no stage is given.
+
+    Raises:
+        ValueError: ``stage`` is not a stage of ``vren``.
+    """
+    if stage is None:
+        return None
+    vren.stage_module(stage)  # checks the stage id
+    return GVG(in_features=node_features, hidden=hidden, stage_channels=vren.stage_channels[stage], stage=stage)
+
+
+def check_graphs(images: torch.Tensor, graphs: GraphBatch | None, why: str) -> None:
+    """Raises ValueError unless ``graphs`` holds one graph per image; ``why`` says who needs them."""
+    if graphs is None:
+        raise ValueError(f"this model has {why}: pass a GraphBatch")
+    if graphs.num_graphs != images.shape[0]:
+        raise ValueError(f"{images.shape[0]} images but {graphs.num_graphs} graphs")
+
+
 class CSGBSBF(nn.Module):
     """CS-GBSBF: images and granular-ball graphs -> components fused by spatial guidance -> logits."""
 
@@ -101,14 +121,7 @@ class CSGBSBF(nn.Module):
         self.graph_head = (
             nn.Sequential(nn.Linear(embed_dim, component_dim), nn.Sigmoid()) if graph_head == "concat" else None
         )
-        self.gvg: GVG | None = None
-        self.gvg_stage = graph_guidance_stage
-        if graph_guidance_stage is not None:
-            self.vren.stage_module(graph_guidance_stage)  # checks the stage id
-            self.gvg = GVG(
-                in_features=node_features, hidden=sren_hidden,
-                stage_channels=self.vren.stage_channels[graph_guidance_stage],
-            )
+        self.gvg = build_gvg(self.vren, graph_guidance_stage, node_features, sren_hidden)
         head_width = component_dim * (2 if self.graph_head is not None else 1)
         self.chn = CHN(
             in_features=head_width, num_classes=num_classes, drop_rate=drop_rate, norm=head_norm,
@@ -119,13 +132,10 @@ class CSGBSBF(nn.Module):
         stages = self.agm.stages if self.agm is not None else []
         graph = adjust = None
         if self.srsn is not None:
-            if graphs is None:
-                raise ValueError("this model has a graph stream (srsn: true): pass a GraphBatch")
-            if graphs.num_graphs != images.shape[0]:
-                raise ValueError(f"{images.shape[0]} images but {graphs.num_graphs} graphs")
+            check_graphs(images, graphs, "a graph stream (srsn: true)")
             graph = batch_to_graph(graphs, self.sren.backend)
             if self.gvg is not None:
-                adjust = {self.gvg_stage: lambda stage_map: self._guide(graph, graphs, stage_map)}
+                adjust = self.gvg.adjust(graph, graphs)
         final, stage_maps = self.vren.forward_features(images, stages, adjust)
         visual = self.vrsn(self.vren.forward_head(final))
         spatial = graph_features = None
@@ -148,17 +158,9 @@ class CSGBSBF(nn.Module):
             feature_map=stage_maps[self.vren.num_stages - 1],
         )
 
-    def _guide(self, graph, graphs: GraphBatch, stage_map: torch.Tensor) -> torch.Tensor:
-        """The stage map plus GVG's term; NHWC stage outputs (Swin) are handled in NCHW."""
-        channels = self.vren.stage_channels[self.gvg_stage]
-        nhwc = stage_map.shape[1] != channels and stage_map.shape[-1] == channels
-        nchw = stage_map.permute(0, 3, 1, 2) if nhwc else stage_map
-        out = nchw + self.gvg(graph, graphs, nchw)
-        return out.permute(0, 2, 3, 1) if nhwc else out
-
 
 class VRENOnly(nn.Module):
-    """VREN-only baseline: the backbone's pooled features and one linear head."""
+    """VREN-only baseline: the backbone's pooled features and one linear head (optionally with GVG)."""
 
     def __init__(
         self,
@@ -170,18 +172,33 @@ class VRENOnly(nn.Module):
         in_chans: int,
         num_classes: int,
         drop_rate: float,
+        node_features: int = 12,
+        sren_hidden: int = 64,
+        graph_backend: str = "auto",
+        graph_guidance_stage: int | None = None,
     ) -> None:
-        """Builds VREN and the head; the arguments are ModelConfig's `baseline` keys (models/schema.py)."""
+        """Builds VREN and the head; the arguments are ModelConfig's `baseline` keys (models/schema.py).
+
+        With ``graph_guidance_stage`` the backbone is guided by GVG at that stage (node
+        embeddings ``sren_hidden`` wide, propagated with ``graph_backend``): the graph's
+        cheapest path to the prediction, with no SREN, RSN, RFN or CHN.
+        """
         super().__init__()
         self.vren = VREN(
             backbone=backbone, pretrained=pretrained, checkpoint_path=checkpoint_path,
             img_size=img_size, in_chans=in_chans, embed_dim=None,
         )
         self.head = CHN(in_features=self.vren.num_features, num_classes=num_classes, drop_rate=drop_rate)
+        self.graph_backend = graph_backend
+        self.gvg = build_gvg(self.vren, graph_guidance_stage, node_features, sren_hidden)
 
     def forward(self, images: torch.Tensor, graphs: GraphBatch | None = None) -> ModelOutput:
-        """images (B, C, H, W) -> ModelOutput(logits, feature_map); graphs are ignored."""
-        final, stage_maps = self.vren.forward_features(images)
+        """images (B, C, H, W) -> ModelOutput(logits, feature_map); graphs are read only with GVG."""
+        adjust = None
+        if self.gvg is not None:
+            check_graphs(images, graphs, "graph guidance (graph_guidance_stage)")
+            adjust = self.gvg.adjust(batch_to_graph(graphs, self.graph_backend), graphs)
+        final, stage_maps = self.vren.forward_features(images, adjust=adjust)
         return ModelOutput(
             logits=self.head(self.vren.forward_head(final)),
             feature_map=stage_maps[self.vren.num_stages - 1],

@@ -61,10 +61,10 @@ def resolve_model_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def uses_graphs(config: Mapping[str, Any]) -> bool:
-    """Whether the model of a `model:` mapping reads graphs: not VREN-only, not without SRSN."""
-    return config.get("name", DEFAULT_CONFIG["name"]) != "vren_only" and bool(
-        config.get("srsn", DEFAULT_CONFIG["srsn"])
-    )
+    """Whether the model of a `model:` mapping reads graphs: CS-GBSBF with SRSN, or VREN-only with GVG."""
+    if config.get("name", DEFAULT_CONFIG["name"]) == "vren_only":
+        return config.get("graph_guidance_stage", DEFAULT_CONFIG["graph_guidance_stage"]) is not None
+    return bool(config.get("srsn", DEFAULT_CONFIG["srsn"]))
 
 
 def create_model(config: Mapping[str, Any] | None = None) -> nn.Module:

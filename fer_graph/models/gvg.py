@@ -9,6 +9,8 @@ next stage. The convolution starts at zero, so training starts from the plain ba
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -52,13 +54,16 @@ def paint_nodes(
 class GVG(nn.Module):
     """GVG: one GraphConv over the balls, painted on a stage grid, 1x1 conv, added to the stage map."""
 
-    def __init__(self, *, in_features: int, hidden: int, stage_channels: int) -> None:
+    def __init__(self, *, in_features: int, hidden: int, stage_channels: int, stage: int = 0) -> None:
         """Args:
             in_features: node feature size.
             hidden: width of the node embedding.
             stage_channels: channels of the guided VREN stage.
+            stage: the id of the guided VREN stage (see ``adjust``).
         """
         super().__init__()
+        self.stage = stage
+        self.stage_channels = stage_channels
         self.input_norm = nn.BatchNorm1d(in_features)
         self.conv = GraphConv(in_features=in_features, out_features=hidden)
         self.activation = nn.ReLU()
@@ -81,3 +86,16 @@ class GVG(nn.Module):
         painted = paint_nodes(h, graphs.boxes.to(h.dtype), graphs.graph_index, graphs.num_graphs,
                               height, width)
         return self.project(painted.to(stage_map.dtype))
+
+    def adjust(self, graph, graphs: GraphBatch) -> dict[int, Callable[[torch.Tensor], torch.Tensor]]:
+        """VREN.forward_features' ``adjust``: the guided stage's map plus the guidance term.
+
+        NHWC stage outputs (Swin) are guided in NCHW and returned as they came.
+        """
+        def guided(stage_map: torch.Tensor) -> torch.Tensor:
+            nhwc = stage_map.shape[1] != self.stage_channels and stage_map.shape[-1] == self.stage_channels
+            nchw = stage_map.permute(0, 3, 1, 2) if nhwc else stage_map
+            out = nchw + self(graph, graphs, nchw)
+            return out.permute(0, 2, 3, 1) if nhwc else out
+
+        return {self.stage: guided}

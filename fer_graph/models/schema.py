@@ -58,11 +58,11 @@ class ModelConfig:
     component_dim: int = _key(128, "D_s, width of a component")
     num_components: int = _key(9, "K, components per stream")
     vrsn_hidden: int | None = _key(None, "VRSN's inner width; null = component_dim")
-    node_features: int = _key(12, "features per graph node")
+    node_features: int = _key(12, "features per graph node", baseline=True)
     sren_layers: int = _key(2, "SREN GraphConv layers")
-    sren_hidden: int = _key(64, "SREN layer width")
-    graph_backend: str = _key("auto", "SREN's graph library; auto = DGL on CPU when it imports",
-                              choices=BACKENDS)
+    sren_hidden: int = _key(64, "SREN layer width (and GVG's node embedding)", baseline=True)
+    graph_backend: str = _key("auto", "SREN's and GVG's graph library; auto = DGL on CPU when it imports",
+                              choices=BACKENDS, baseline=True)
     agm: dict = _key(doc="AGM settings, the agm.* keys", factory=lambda: asdict(AGMConfig()))
     srsn: bool = _key(True, "the graph stream (SREN + SRSN); false = RFN with a learned query")
     rfn_temperature: float | None = _key(
@@ -71,7 +71,8 @@ class ModelConfig:
     drop_rate: float = _key(0.0, "dropout before CHN / the baseline head, in [0, 1)", baseline=True)
     graph_head: str = _key("none", "concat: F_b^s beside F_u into CHN (not in the paper)",
                            choices=GRAPH_HEADS)
-    graph_guidance_stage: int | None = _key(None, "VREN stage GVG guides (not in the paper)")
+    graph_guidance_stage: int | None = _key(
+        None, "VREN stage GVG guides (not in the paper)", baseline=True)
     sren_conv: str = _key("gcn", "SREN layer kind (gin: not in the paper)", choices=CONVS)
     sren_residual: bool = _key(False, "residual SREN layers (not in the paper)")
     sren_readout: str = _key(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from fer_graph.data.graph_batch import collate_graphs
 from fer_graph.models import CSGBSBFLoss, create_model
 
-from model_helpers import TINY
+from model_helpers import TINY, random_ball_graph
 
 
 @pytest.mark.parametrize("sizes", [[1], [1, 300, 17]])
@@ -117,3 +119,31 @@ def test_graph_variants_train_with_gradients_everywhere(make_graphs) -> None:
         create_model({**TINY, "graph_guidance_stage": 7})
     with pytest.raises(ValueError, match="need srsn"):
         create_model({**TINY, "srsn": False, "agm": {"enabled": False}, "graph_head": "concat"})
+
+
+def test_vren_only_with_gvg_is_the_backbone_guided_by_graphs(make_graphs) -> None:
+    torch.manual_seed(0)
+    plain_config = {"name": "vren_only", "backbone": "resnet18", "img_size": 48, "num_classes": 6}
+    plain = create_model(plain_config).eval()
+    guided = create_model({**plain_config, "graph_guidance_stage": 1, "sren_hidden": 8}).eval()
+    assert plain.gvg is None and guided.gvg.stage == 1
+    assert set(guided.state_dict()) - set(plain.state_dict()) == {
+        f"gvg.{name}" for name in guided.gvg.state_dict()}
+    guided.load_state_dict(plain.state_dict(), strict=False)
+    rng = np.random.default_rng(0)
+    faces = [random_ball_graph(n, rng) for n in (4, 30, 9)]
+    images, graphs = torch.randn(3, 3, 48, 48), collate_graphs(faces)
+    # GVG's projection starts at zero: the guided model starts as the plain backbone
+    torch.testing.assert_close(guided(images, graphs).logits, plain(images).logits)
+    torch.nn.init.normal_(guided.gvg.project.weight)
+    out = guided(images, graphs)
+    assert not torch.allclose(out.logits, plain(images).logits)
+    # the guidance is per image: another graph for the first face changes its logits only
+    swapped_first = guided(images, collate_graphs([random_ball_graph(25, rng)] + faces[1:]))
+    assert not torch.allclose(swapped_first.logits[0], out.logits[0])
+    torch.testing.assert_close(swapped_first.logits[1:], out.logits[1:], rtol=1e-4, atol=1e-5)
+    guided.train()
+    guided(images, graphs).logits.square().sum().backward()
+    assert guided.gvg.conv.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="graph guidance .* pass a GraphBatch"):
+        guided(images)

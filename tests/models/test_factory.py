@@ -7,7 +7,7 @@ import torch
 
 from fer_graph.models import DEFAULT_CONFIG, create_model
 from fer_graph.models.cs_gbsbf import CSGBSBF, VRENOnly
-from fer_graph.models.factory import resolve_model_config
+from fer_graph.models.factory import resolve_model_config, uses_graphs
 
 from model_helpers import NEEDS_DGL, TINY
 
@@ -49,6 +49,24 @@ def test_builds_both_model_kinds() -> None:
     assert isinstance(create_model({**TINY, "name": "vren_only"}), VRENOnly)
     assert create_model(TINY).chn.norm is None
     assert isinstance(create_model({**TINY, "head_norm": True}).chn.norm, torch.nn.BatchNorm1d)
+
+
+@pytest.mark.parametrize("config,reads_graphs", [
+    ({}, True),
+    ({"srsn": False, "agm": {"enabled": False}}, False),
+    ({"name": "vren_only"}, False),
+    ({"name": "vren_only", "graph_guidance_stage": 0}, True),
+])
+def test_uses_graphs_says_whether_the_model_reads_them(make_graphs, config: dict, reads_graphs: bool) -> None:
+    assert uses_graphs(config) is reads_graphs
+    model = create_model({**TINY, **config}).eval()
+    images = torch.randn(2, 3, 48, 48)
+    if reads_graphs:
+        with pytest.raises(ValueError, match="pass a GraphBatch"):
+            model(images)
+        assert model(images, make_graphs([3, 8])).logits.shape == (2, 7)
+    else:
+        assert model(images).logits.shape == (2, 7)
 
 
 @NEEDS_DGL

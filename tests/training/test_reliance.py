@@ -100,3 +100,11 @@ def test_image_only_models_and_switch_off_have_no_reliance(tiny_config) -> None:
         assert "graph_shuffle_changed" not in test and "weight_std" not in test, overrides
     off = run_experiment(tiny_config("train.graph_reliance=false", "experiment.name=reliance_off"), QUIET)["runs"][0]["test"]
     assert "graph_shuffle_changed" not in off and "weight_std" not in off
+
+
+def test_vren_only_with_graph_guidance_reads_graphs_and_records_reliance(tiny_config) -> None:
+    config = tiny_config("model.name=vren_only", "model.graph_guidance_stage=1", "experiment.name=vren_gvg")
+    test = run_experiment(config, QUIET)["runs"][0]["test"]
+    assert 0.0 <= test["graph_shuffle_changed"] <= 1.0
+    assert abs(test["graph_shuffle_accuracy"] - test["accuracy"]) <= test["graph_shuffle_changed"] + 1e-9
+    assert "weight_std" not in test  # no RFN, so no fusion weights
