@@ -172,10 +172,10 @@ class VRENOnly(nn.Module):
         in_chans: int,
         num_classes: int,
         drop_rate: float,
-        node_features: int = 12,
-        sren_hidden: int = 64,
-        graph_backend: str = "auto",
-        graph_guidance_stage: int | None = None,
+        node_features: int,
+        sren_hidden: int,
+        graph_backend: str,
+        graph_guidance_stage: int | None,
     ) -> None:
         """Builds VREN and the head; the arguments are ModelConfig's `baseline` keys (models/schema.py).
 
