@@ -15,20 +15,23 @@ from fer_graph.data.store import GraphStore, GraphStoreWriter
 from fer_graph.granular.graph import NUM_FEATURES, BallGraph, GBRParams
 
 
-def _graph(rng: np.random.Generator, nodes: int, edges: int, side: int = 48) -> BallGraph:
-    starts = rng.integers(0, side, (nodes, 2))
-    ends = np.minimum(starts + rng.integers(0, 8, (nodes, 2)), side - 1)
+def _graph(rng: np.random.Generator, nodes: int, edges: int, side: int = 48,
+           height: int | None = None) -> BallGraph:
+    """A graph on a side x side frame (height x side where height is given)."""
+    height = side if height is None else height
+    starts = rng.integers(0, [height, side], (nodes, 2))
+    ends = np.minimum(starts + rng.integers(0, 8, (nodes, 2)), [height - 1, side - 1])
     boxes = np.concatenate([starts, ends], axis=1).astype(np.int32)
     features = rng.normal(0, 60, (nodes, NUM_FEATURES)).astype(np.float32)
     # geometry and extrema follow the builder's conventions (fer_graph.granular.features)
     b = boxes.astype(np.float64)
     row, col = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
     features[:, [0, 1, 2, 3]] = np.stack([row, col, (b[:, 3] - b[:, 1]) / 2, (b[:, 2] - b[:, 0]) / 2], 1)
-    features[:, 10], features[:, 11] = row * (1.0 / (side - 1)), col * (1.0 / (side - 1))
+    features[:, 10], features[:, 11] = row * (1.0 / (height - 1)), col * (1.0 / (side - 1))
     features[:, [7, 8]] = rng.integers(0, 256, (nodes, 2))
     pairs = np.sort(rng.integers(0, max(nodes, 1), (edges, 2)), axis=1)
     pairs = np.unique(pairs[pairs[:, 0] < pairs[:, 1]], axis=0).astype(np.int32).reshape(-1, 2)
-    return BallGraph(boxes, features, pairs, (side, side))
+    return BallGraph(boxes, features, pairs, (height, side))
 
 
 @pytest.fixture
@@ -80,6 +83,15 @@ def test_round_trip_equals_input(tmp_path, graphs):
         assert np.diff(store.node_offsets).tolist() == [graphs[i].num_nodes for i in ids]
         for sample_id in ids:
             _assert_equal(store.get(sample_id), graphs[sample_id], exact_features=False)
+
+
+def test_frames_of_other_shapes_round_trip(tmp_path):
+    rng = np.random.default_rng(3)
+    graphs = {"tall.png": _graph(rng, 30, 60, side=20, height=70), "wide.png": _graph(rng, 25, 50, side=90, height=31)}
+    _write(tmp_path / "g.h5", graphs, feature_dtype="float32")
+    with GraphStore(tmp_path / "g.h5") as store:
+        for sample_id, graph in graphs.items():
+            _assert_equal(store.get(sample_id), graph, exact_features=True)
 
 
 def test_float32_features_are_exact(tmp_path, graphs):

@@ -224,3 +224,56 @@ def test_flip_of_a_built_graph_matches_the_flipped_face():
     twice = transform_graph(flipped, Affine.hflip())
     np.testing.assert_array_equal(twice.boxes, graph.boxes)
     np.testing.assert_allclose(twice.features, graph.features, atol=1e-4)
+
+
+def _moved_reference(graph: BallGraph, affine: Affine) -> tuple[np.ndarray, np.ndarray]:
+    """transform_graph's maths written densely, node by node: (features, boxes)."""
+    size = np.array(graph.image_shape, dtype=np.float64)
+    pixel_map = np.abs(affine.A * size[:, None] / size[None, :])
+    features = graph.features.astype(np.float64).copy()
+    boxes = np.empty_like(graph.boxes)
+    for i, f in enumerate(graph.features.astype(np.float64)):
+        centre = affine.A @ ((f[[COL["row"], COL["col"]]] + 0.5) / size) + affine.b
+        centre = np.clip(centre * size - 0.5, 0, size - 1)
+        features[i, [COL["row"], COL["col"]]] = centre
+        features[i, [COL["row_norm"], COL["col_norm"]]] = centre / (size - 1)
+        half = pixel_map @ (f[[COL["half_height"], COL["half_width"]]] + 0.5) - 0.5
+        features[i, [COL["half_height"], COL["half_width"]]] = np.maximum(half, 0)
+        lo, hi = graph.boxes[i, :2].astype(np.float64), graph.boxes[i, 2:] + 1.0
+        mid = (affine.A @ ((lo + hi) / 2 / size) + affine.b) * size
+        extent = pixel_map @ ((hi - lo) / 2)
+        first = np.clip(np.floor(mid - extent + 0.5), 0, size - 1)
+        last = np.clip(np.maximum(np.floor(mid + extent + 0.5) - 1, first), 0, size - 1)
+        boxes[i] = np.concatenate([first, last])
+    return features.astype(np.float32), boxes
+
+
+@pytest.mark.parametrize("frame", [(48, 48), (30, 52)])
+def test_transform_graph_matches_dense_maths(frame):
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, frame, dtype=np.uint8)
+    graph = tiled_graph(image, seed=2)
+    shift_flip = Affine.crop(3 / 48, -2 / 48, 1.0, 1.0).then(Affine.hflip())
+    turned = Affine.crop(0.1, 0.05, 0.8, 0.85).then(Affine.rotation(13.0)).then(Affine.hflip())
+    for affine, exact in ((shift_flip, True), (turned, False)):
+        moved = transform_graph(graph, affine)
+        features, boxes = _moved_reference(graph, affine)
+        assert moved.features.dtype == np.float32 and moved.boxes.dtype == np.int32
+        if exact:  # no products of two non-trivial numbers: every rounding agrees
+            np.testing.assert_array_equal(moved.features, features)
+        else:  # a 2x2 product may be fused (FMA) in one form and not the other
+            np.testing.assert_allclose(moved.features, features, rtol=1e-6, atol=1e-5)
+        np.testing.assert_array_equal(moved.boxes, boxes)
+        np.testing.assert_array_equal(moved.edges, graph.edges)
+
+
+def test_transform_graph_returns_the_builder_dtypes():
+    graph = tiled_graph(np.zeros((48, 48), np.uint8))
+    wide = BallGraph(graph.boxes.astype(np.int64), graph.features.astype(np.float64), graph.edges, graph.image_shape)
+    moved, reference = transform_graph(wide, Affine.hflip()), transform_graph(graph, Affine.hflip())
+    assert moved.features.dtype == np.float32 and moved.boxes.dtype == np.int32
+    np.testing.assert_array_equal(moved.features, reference.features)
+    np.testing.assert_array_equal(moved.boxes, reference.boxes)
+    empty = BallGraph(np.zeros((0, 4), np.int32), np.zeros((0, len(FEATURE_NAMES)), np.float32),
+                      np.zeros((0, 2), np.int32), (48, 48))
+    assert transform_graph(empty, Affine.rotation(5.0)).features.shape == (0, len(FEATURE_NAMES))
