@@ -22,8 +22,8 @@ GEOMETRY = [FEATURE_NAMES.index(n) for n in
 STATS = [FEATURE_NAMES.index(n) for n in ("variance", "mean", "skewness", "entropy")]
 EXTREMA = [FEATURE_NAMES.index(n) for n in ("max", "min")]
 NODE_ARRAYS = ("boxes", "stats", "extrema", "degree")
-# the same as tuples: numba reads module-level tuples as constants
-_GEOMETRY_COLUMNS, _STATS_COLUMNS, _EXTREMA_COLUMNS = tuple(GEOMETRY), tuple(STATS), tuple(EXTREMA)
+# the same as tuples, which numba reads as constants (GEOMETRY_COLUMNS in that order also in transforms)
+GEOMETRY_COLUMNS, _STATS_COLUMNS, _EXTREMA_COLUMNS = tuple(GEOMETRY), tuple(STATS), tuple(EXTREMA)
 
 
 def box_dtype(params: GBRParams) -> np.dtype:
@@ -156,7 +156,7 @@ def _decode_arrays(boxes, stats, extrema, degree, dst, height, width):  # pragma
     features = np.empty((boxes.shape[0], NUM_FEATURES), dtype=np.float32)
     row_scale = 1.0 / max(np.float64(height) - 1.0, 1.0)
     col_scale = 1.0 / max(np.float64(width) - 1.0, 1.0)
-    g_row, g_col, g_half_w, g_half_h, g_row_norm, g_col_norm = _GEOMETRY_COLUMNS
+    g_row, g_col, g_half_w, g_half_h, g_row_norm, g_col_norm = GEOMETRY_COLUMNS
     edges = np.empty((dst.shape[0], 2), dtype=np.int32)
     edge = 0
     for i in range(boxes.shape[0]):

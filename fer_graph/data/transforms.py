@@ -24,10 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fer_graph.granular.graph import FEATURE_NAMES, BallGraph
+from fer_graph.data.graph_codec import GEOMETRY_COLUMNS
+from fer_graph.granular.graph import BallGraph
 
-_COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
-_GEOMETRY_COLUMNS = tuple(_COL[n] for n in ("row", "col", "half_width", "half_height", "row_norm", "col_norm"))
 _GREY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, what PIL's convert("L") uses
 
 
@@ -94,7 +93,7 @@ def _move_nodes(features, boxes, A, b, size, stretch, row_span, col_span):  # pr
     same order; a 2x2 product is written out as ``x0 * a0 + x1 * a1`` (BLAS may fuse it into one
     FMA, so rotated graphs can differ from the numpy form in the last float64 bit).
     """
-    row, col, half_w, half_h, row_norm, col_norm = _GEOMETRY_COLUMNS
+    row, col, half_w, half_h, row_norm, col_norm = GEOMETRY_COLUMNS
     out = features.copy()
     moved_boxes = np.empty_like(boxes)
     top_row, top_col = size[0] - 1.0, size[1] - 1.0
