@@ -136,13 +136,22 @@ def encode(arrays: GraphArrays, params: GBRParams, feature_dtype: str = "float16
 
 
 def decode(boxes, stats, extrema, degree, dst, image_shape: tuple[int, int]) -> BallGraph:
-    """One graph from its stored rows (the inverse of ``encode``)."""
+    """One graph from its stored rows (the inverse of ``encode``).
+
+    Raises:
+        ValueError: the node rows disagree in length, or the degrees do not add up to the edges.
+    """
     height, width = int(image_shape[0]), int(image_shape[1])
     boxes = np.ascontiguousarray(boxes, dtype=np.int32)
+    degree = np.ascontiguousarray(degree, dtype=np.int64)
+    dst = np.ascontiguousarray(dst, dtype=np.int32)
+    nodes = boxes.shape[0]
+    if len(stats) != nodes or len(extrema) != nodes or len(degree) != nodes or degree.sum() != len(dst):
+        raise ValueError(f"stored graph rows disagree: {nodes} boxes, {len(stats)} stats, {len(extrema)} "
+                         f"extrema, {len(degree)} degrees adding up to {degree.sum()} for {len(dst)} edges")
     features, edges = _decode_arrays(boxes, np.ascontiguousarray(stats, dtype=np.float32),
-                                     np.ascontiguousarray(extrema, dtype=np.float32),
-                                     np.ascontiguousarray(degree, dtype=np.int64),
-                                     np.ascontiguousarray(dst, dtype=np.int32), height, width)
+                                     np.ascontiguousarray(extrema, dtype=np.float32), degree, dst,
+                                     height, width)
     return BallGraph(boxes=boxes, features=features, edges=edges, image_shape=(height, width))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fer_graph
-from fer_graph.data.graph_codec import GraphArrays
+from fer_graph.data.graph_codec import GraphArrays, decode
 from fer_graph.data.store import GraphStore, GraphStoreWriter
 from fer_graph.granular.graph import NUM_FEATURES, BallGraph, GBRParams
 
@@ -155,3 +155,12 @@ def test_graphs_unlike_the_builder_are_refused(tmp_path):
     unsorted = BallGraph(graph.boxes, graph.features, graph.edges[::-1].copy(), graph.image_shape)
     with pytest.raises(ValueError, match="sorted"):
         _write(tmp_path / "b.h5", {"b.png": unsorted})
+
+
+def test_decode_refuses_rows_that_disagree():
+    boxes = np.array([[0, 0, 1, 1], [2, 2, 3, 3]], np.uint8)
+    stats, extrema = np.zeros((2, 4), np.float16), np.zeros((2, 2), np.uint8)
+    with pytest.raises(ValueError, match="degrees adding up to 2 for 1 edges"):
+        decode(boxes, stats, extrema, np.array([1, 1], np.uint16), np.array([1], np.uint16), (48, 48))
+    with pytest.raises(ValueError, match="2 boxes, 1 stats"):
+        decode(boxes, stats[:1], extrema, np.array([1, 0], np.uint16), np.array([1], np.uint16), (48, 48))
