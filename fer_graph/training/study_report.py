@@ -74,11 +74,27 @@ def paired_differences(rows: list[dict], base_rows: list[dict]) -> dict:
     out = {"pairs": [{"seed": a["seed"], **({"fold": a["fold"]} if "fold" in a else {})} for a, _ in pairs]}
     for metric in shared:
         out[metric] = summarize([a["metrics"][metric] - b["metrics"][metric] for a, b in pairs])
+    if any("fold" in a for a, _ in pairs):
+        out["test_accuracy_by_fold"] = fold_differences(pairs)
     a_acc = summarize([a["metrics"]["test_accuracy"] for a, _ in pairs])
     b_acc = summarize([b["metrics"]["test_accuracy"] for _, b in pairs])
     pooled = math.sqrt((a_acc["std"] ** 2 + b_acc["std"] ** 2) / 2)
     out["test_accuracy_gap_in_pooled_sd"] = (a_acc["mean"] - b_acc["mean"]) / pooled if pooled > 0 else None
     return out
+
+
+def fold_differences(pairs: list[tuple[dict, dict]]) -> dict:
+    """Test-accuracy difference per fold, averaged over seeds, then mean/std over folds.
+
+    Every seed of a k-fold study sees the same folds, so its (seed, fold) pairs are not
+    independent: the fold (a disjoint set of subjects) is the unit a spread should count.
+    """
+    by_fold: dict[str, list[float]] = {}
+    for a, b in pairs:
+        by_fold.setdefault(a["fold"], []).append(a["metrics"]["test_accuracy"] - b["metrics"]["test_accuracy"])
+    means = [sum(v) / len(v) for v in by_fold.values()]
+    return {"folds": list(by_fold), **summarize(means), "ahead": sum(m > 0 for m in means),
+            "behind": sum(m < 0 for m in means)}
 
 
 def _fmt(metric: str, stats: dict) -> str:
@@ -115,6 +131,15 @@ def study_markdown(data: dict) -> str:
                 f"| {arm} | {len(p['pairs'])} | {per_pair} | {_fmt_diff(p['test_accuracy'])} | "
                 f"{_fmt_diff(p['val_accuracy'])} | {_fmt_diff(p['test_uf1'])} | "
                 f"{'' if gap is None else f'{gap:+.2f}'} |")
+    by_fold = {a: p["test_accuracy_by_fold"] for a, p in paired.items() if "test_accuracy_by_fold" in p}
+    if by_fold:
+        lines += ["", "Per fold: every seed sees the same folds, so the pairs above are not independent; "
+                  "each fold's test-accuracy difference is averaged over seeds, then mean ± std over folds.", "",
+                  "| arm | folds | test acc per fold | mean over folds | folds ahead / behind |",
+                  "|---|---:|---|---:|---:|"]
+        for arm, f in by_fold.items():
+            per_fold = ", ".join(f"{v * 100:+.2f}" for v in f["values"])
+            lines.append(f"| {arm} | {f['n']} | {per_fold} | {_fmt_diff(f)} | {f['ahead']} / {f['behind']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,41 @@
+"""Study summaries computed from hand-made run rows, checked against sums done by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from fer_graph.training.study_report import study_markdown, summarise
+
+
+def row(arm: str, seed: int, accuracy: float, fold: str | None = None) -> dict:
+    out = {"arm": arm, "seed": seed, "epochs": 3, "train_minutes": 1.0,
+           "metrics": {"val_accuracy": accuracy, "test_accuracy": accuracy, "test_uf1": accuracy,
+                       "test_uar": accuracy}}
+    if fold is not None:
+        out["fold"] = fold
+    return out
+
+
+def test_k_fold_differences_are_averaged_over_seeds_per_fold() -> None:
+    # fold f0: +0.10 and +0.30 over the seeds -> +0.20; fold f1: -0.20 and +0.00 -> -0.10
+    base = [row("a", 0, 0.5, "f0"), row("a", 1, 0.5, "f0"), row("a", 0, 0.6, "f1"), row("a", 1, 0.6, "f1")]
+    arm = [row("b", 0, 0.6, "f0"), row("b", 1, 0.8, "f0"), row("b", 0, 0.4, "f1"), row("b", 1, 0.6, "f1")]
+    by_fold = summarise(base + arm, "a")["b"]["paired"]["test_accuracy_by_fold"]
+    assert by_fold["folds"] == ["f0", "f1"]
+    assert by_fold["values"] == pytest.approx([0.20, -0.10])
+    assert by_fold["mean"] == pytest.approx(0.05)
+    assert by_fold["std"] == pytest.approx((2 * 0.15 ** 2) ** 0.5)  # sample std of two values 0.3 apart
+    assert (by_fold["ahead"], by_fold["behind"]) == (1, 1)
+
+
+def test_k_fold_table_is_written_only_for_k_fold_studies() -> None:
+    folds = [row("a", 0, 0.5, "f0"), row("a", 0, 0.6, "f1"), row("b", 0, 0.7, "f0"), row("b", 0, 0.6, "f1")]
+    data = {"study": "s", "dataset": "ckplus48", "budget": "full", "baseline": "a",
+            "summary": summarise(folds, "a")}
+    assert "| b | 2 | +20.00, +0.00 | +10.00 ± 14.14 | 1 / 0 |" in study_markdown(data)
+
+    single = [row("a", 0, 0.5), row("a", 1, 0.6), row("b", 0, 0.7), row("b", 1, 0.6)]
+    summary = summarise(single, "a")
+    assert "test_accuracy_by_fold" not in summary["b"]["paired"]
+    data.update(summary=summary)
+    assert "Per fold" not in study_markdown(data)
