@@ -18,6 +18,10 @@ A protocol is the YAML ``data.protocol`` mapping. ``name`` picks one of:
 - ``leave_one_subject_out``: one fold per subject, that subject's samples the test split,
   validation subjects carved from the others as in ``subject_kfold`` (SAMM and other
   micro-expression sets, reported with UF1 and UAR).
+- ``train_fraction`` (every protocol, default 1): train on this share of each fold's training
+  split only, stratified by class and drawn with the protocol ``seed`` (the same subset for every
+  training seed); validation and test are untouched. For learning curves: does a design pay
+  where data is scarce?
 - ``auto`` (also the empty mapping): ``official`` when the samples carry a test split,
   ``subject_kfold`` when every sample has a subject (its own or a CK+ file name), ``holdout``
   otherwise.
@@ -36,12 +40,13 @@ from fer_graph.data.readers import DatasetIndex, Sample, ckplus_subject
 
 PROTOCOLS = ("auto", "official", "holdout", "subject_kfold", "leave_one_subject_out")
 _KEYS = {
-    "official": {"name", "val_fraction", "seed"},
-    "holdout": {"name", "val_fraction", "test_fraction", "seed"},
-    "subject_kfold": {"name", "folds", "val_fraction", "seed", "subject_regex"},
-    "leave_one_subject_out": {"name", "val_fraction", "seed", "subject_regex"},
+    "official": {"name", "val_fraction", "seed", "train_fraction"},
+    "holdout": {"name", "val_fraction", "test_fraction", "seed", "train_fraction"},
+    "subject_kfold": {"name", "folds", "val_fraction", "seed", "subject_regex", "train_fraction"},
+    "leave_one_subject_out": {"name", "val_fraction", "seed", "subject_regex", "train_fraction"},
 }
-DEFAULTS = {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 0, "folds": 10, "subject_regex": None}
+DEFAULTS = {"val_fraction": 0.1, "test_fraction": 0.1, "seed": 0, "folds": 10, "subject_regex": None,
+            "train_fraction": 1.0}
 
 
 @dataclass(frozen=True)
@@ -78,14 +83,20 @@ def make_folds(index: DatasetIndex, protocol: dict | None = None) -> list[Fold]:
     opts = {**DEFAULTS, **protocol}
     _check_fraction("val_fraction", opts["val_fraction"])
     _check_fraction("test_fraction", opts["test_fraction"])
+    if not 0.0 < float(opts["train_fraction"]) <= 1.0:
+        raise ValueError(f"data.protocol.train_fraction must be in (0, 1], got {opts['train_fraction']!r}")
     samples = index.samples
     if name == "official":
-        return [_official(samples, opts)]
-    if name == "holdout":
-        return [_holdout(samples, opts)]
-    if name == "leave_one_subject_out":
-        return _leave_one_subject_out(samples, opts)
-    return _subject_kfold(samples, opts)
+        folds = [_official(samples, opts)]
+    elif name == "holdout":
+        folds = [_holdout(samples, opts)]
+    elif name == "leave_one_subject_out":
+        folds = _leave_one_subject_out(samples, opts)
+    else:
+        folds = _subject_kfold(samples, opts)
+    if opts["train_fraction"] < 1.0:
+        folds = [_shrink_train(fold, samples, opts) for fold in folds]
+    return folds
 
 
 def resolve_name(index: DatasetIndex, name: str) -> str:
@@ -119,6 +130,13 @@ def _by_split(samples: Sequence[Sample]) -> dict[str, list[Sample]]:
 
 def _fold(name: str, train, val, test) -> Fold:
     return Fold(name, *(tuple(sorted(s.id for s in part)) for part in (train, val, test)))
+
+
+def _shrink_train(fold: Fold, samples: Sequence[Sample], opts: dict) -> Fold:
+    by_id = {s.id: s for s in samples}
+    # a stream of its own (seed + 2), so the subset never mirrors the val or test cuts' choices
+    kept, _ = stratified_split([by_id[i] for i in fold.train_ids], 1.0 - opts["train_fraction"], opts["seed"] + 2)
+    return Fold(fold.name, tuple(sorted(s.id for s in kept)), fold.val_ids, fold.test_ids)
 
 
 def _official(samples: Sequence[Sample], opts: dict) -> Fold:

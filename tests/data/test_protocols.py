@@ -65,6 +65,33 @@ def test_protocol_errors_name_the_problem():
         make_folds(index, {"name": "official"})
 
 
+def test_train_fraction_keeps_a_stratified_share_of_train_only():
+    rows = ([(f"t{k:03d}", k % 3, "train") for k in range(300)] + [(f"v{k:02d}", k % 3, "val") for k in range(30)]
+            + [(f"s{k:02d}", k % 3, "test") for k in range(30)])
+    index = index_of(rows)
+    (whole,) = make_folds(index, {"name": "official"})
+    (small,) = make_folds(index, {"name": "official", "train_fraction": 0.1})
+    label = {r[0]: r[1] for r in rows}
+    assert set(small.train_ids) < set(whole.train_ids)
+    assert Counter(label[i] for i in small.train_ids) == {0: 10, 1: 10, 2: 10}
+    assert (small.val_ids, small.test_ids) == (whole.val_ids, whole.test_ids)
+    assert make_folds(index, {"name": "official", "train_fraction": 0.1}) == [small]
+    (other,) = make_folds(index, {"name": "official", "train_fraction": 0.1, "seed": 1})
+    assert other.train_ids != small.train_ids
+    with pytest.raises(ValueError, match="train_fraction must be in"):
+        make_folds(index, {"name": "official", "train_fraction": 0.0})
+
+
+def test_train_fraction_shrinks_every_kfold_train_split_and_nothing_else():
+    rows = [(f"S{k // 6:03d}_001_{k % 6:03d}", k % 3, "all") for k in range(120)]
+    index = index_of(rows)
+    protocol = {"name": "subject_kfold", "folds": 4}
+    for whole, half in zip(make_folds(index, protocol), make_folds(index, {**protocol, "train_fraction": 0.5})):
+        assert set(half.train_ids) < set(whole.train_ids)
+        assert len(half.train_ids) == pytest.approx(len(whole.train_ids) / 2, abs=3)
+        assert (half.val_ids, half.test_ids) == (whole.val_ids, whole.test_ids)
+
+
 def test_stratified_split_keeps_one_of_each_class():
     samples = [Sample("a", 0, "train", "a"), Sample("b", 0, "train", "b"), Sample("c", 1, "train", "c")]
     kept, carved = stratified_split(samples, 0.01, 0)
