@@ -95,7 +95,8 @@ def make_folds(index: DatasetIndex, protocol: dict | None = None) -> list[Fold]:
     else:
         folds = _subject_kfold(samples, opts)
     if opts["train_fraction"] < 1.0:
-        folds = [_shrink_train(fold, samples, opts) for fold in folds]
+        by_id = {s.id: s for s in samples}
+        folds = [_shrink_train(fold, by_id, opts) for fold in folds]
     return folds
 
 
@@ -132,8 +133,7 @@ def _fold(name: str, train, val, test) -> Fold:
     return Fold(name, *(tuple(sorted(s.id for s in part)) for part in (train, val, test)))
 
 
-def _shrink_train(fold: Fold, samples: Sequence[Sample], opts: dict) -> Fold:
-    by_id = {s.id: s for s in samples}
+def _shrink_train(fold: Fold, by_id: dict[str, Sample], opts: dict) -> Fold:
     # a stream of its own (seed + 2), so the subset never mirrors the val or test cuts' choices
     kept, _ = stratified_split([by_id[i] for i in fold.train_ids], 1.0 - opts["train_fraction"], opts["seed"] + 2)
     return Fold(fold.name, tuple(sorted(s.id for s in kept)), fold.val_ids, fold.test_ids)
