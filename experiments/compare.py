@@ -3,15 +3,17 @@
 Usage:
     python experiments/compare.py A.yaml B.yaml ... --seeds 0 1 2 [--baseline A] [--study NAME]
         [--dataset fer2013] [--budget proxy] [--runs-dir runs/studies] [--out docs/results]
-        [--set section.key=value ...] [--report-only]
+        [--set section.key=value ...] [--report-only] [--only-given]
 
-Each config is an arm named after its file. Seeds run in the outer loop, so a stopped study
-holds whole seeds; a rerun reads every (config, seed) that finished (same config hash) and
-resumes an interrupted one from its last epoch. Writes `<out>/<study>.json` (every run's
-metrics, config hash and commit), `<study>.md` (mean ± std per arm, paired differences against
-the baseline) and `<study>.png`, and keeps each finished run's run.json, log.csv and test
-metrics under `<out>/runs/<study>/` (to commit): a fresh clone reads them back instead of
-retraining. Exit codes: 0 done, 2 config error, 3 training diverged.
+Each config is an arm named after its file. The runs an earlier `<out>/<study>.json` lists stay
+in the report, read back from their run folders and never retrained, so one arm's missing seed
+can run alone (`--only-given` reports only the configs and seeds given; deleting an arm's config
+file drops it). Seeds run in the outer loop, so a stopped study holds whole seeds; a rerun reads every
+(config, seed) that finished (same config hash) and resumes an interrupted one from its last
+epoch. Writes `<out>/<study>.json` (every run's metrics, config hash and commit), `<study>.md`
+(mean ± std per arm, paired differences against the baseline) and `<study>.png`, and keeps each
+finished run's run.json, log.csv and test metrics under `<out>/runs/<study>/` (to commit): a
+fresh clone reads them back instead of retraining. Exit codes: 0 done, 2 config error, 3 training diverged.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="+", help="experiment YAMLs, one per arm")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--baseline", default=None, help="arm the others are paired against (default: the first)")
+    parser.add_argument("--baseline", default=None,
+                        help="arm the others are paired against (default: the earlier report's, else the first)")
     parser.add_argument("--study", default=None, help="study name (default: the first config's folder name)")
     parser.add_argument("--dataset", default="", help="dataset name recorded in the JSON")
     parser.add_argument("--budget", default="", help="budget recorded in the JSON, e.g. proxy or full")
@@ -42,26 +45,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="override applied to every arm, e.g. --set train.epochs=1")
     parser.add_argument("--report-only", action="store_true", help="read finished runs, train nothing")
+    parser.add_argument("--only-given", action="store_true",
+                        help="report only the configs and seeds given, not the runs of an earlier report")
     args = parser.parse_args(argv)
     console = make_console()
-    from fer_graph.training.study import (archive_runs, arm_name, check_arms, restore_from_study_json,
-                                          restore_runs, run_study)
+    from fer_graph.training.study import (archive_runs, arm_name, check_arms, report_arms,
+                                          restore_from_study_json, restore_runs, run_study)
     from fer_graph.training.study_report import study_json, write_study_report
 
     study = args.study or Path(args.configs[0]).resolve().parent.name
-    baseline = args.baseline or arm_name(args.configs[0])
     archive = Path(args.archive or Path(args.out) / "runs")
+    report = Path(args.out) / f"{study}.json"
     try:
-        check_arms(args.configs, baseline)
+        read, gone, earlier_baseline = report_arms(args.configs, args.seeds, report, args.only_given)
+        baseline = args.baseline or (earlier_baseline if earlier_baseline in read else arm_name(args.configs[0]))
+        check_arms([config for config, _ in read.values()], baseline)
+        if gone:
+            console.print(f"dropped from the report, their configs are gone: {', '.join(gone)}")
+        given = {arm_name(p) for p in args.configs}
+        earlier_only = [name for name in read if name not in given]
+        if earlier_only:
+            console.print(f"kept from {report}, not trained: {', '.join(earlier_only)} (--only-given drops them)")
         restored = restore_runs(archive, args.runs_dir, study)
         if restored:
             console.print(f"{restored} finished runs restored from {archive / study}")
-        recovered = restore_from_study_json(Path(args.out) / f"{study}.json", args.runs_dir)
+        recovered = restore_from_study_json(report, args.runs_dir)
         if recovered:
-            console.print(f"{recovered} finished runs restored from {Path(args.out) / f'{study}.json'} "
-                          "(their run folders were not archived)")
-        arms = run_study(args.configs, args.seeds, args.runs_dir, study, args.overrides, console,
-                         train=not args.report_only)
+            console.print(f"{recovered} finished runs restored from {report} (their run folders were not archived)")
+        if not args.report_only:
+            run_study(args.configs, args.seeds, args.runs_dir, study, args.overrides, console)
+        arms = {name: run_study([config], seeds, args.runs_dir, study, args.overrides, console, train=False)[name]
+                for name, (config, seeds) in read.items()}
     except STOPPING_ERRORS as err:
         return report_stop(err, console)
     arms = {name: entry for name, entry in arms.items() if entry["runs"]}

@@ -30,12 +30,12 @@ HASHED_UNLESS = {
 }
 
 
-def _portable(value):
+def portable(value):
     """Absolute paths inside the repository tree become relative, so a hash travels between clones."""
     if isinstance(value, dict):
-        return {k: _portable(v) for k, v in value.items()}
+        return {k: portable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_portable(v) for v in value]
+        return [portable(v) for v in value]
     if isinstance(value, str) and os.path.isabs(value):
         return os.path.relpath(value, REPO_ROOT)
     return value
@@ -54,7 +54,7 @@ def config_sha256(config: dict) -> str:
             node = node.get(part) or {}  # a section may be null (train.distributed)
         if key in UNHASHED or node.get(last) == HASHED_UNLESS[key]:
             node.pop(last, None)
-    text = json.dumps(_portable(kept), sort_keys=True, separators=(",", ":"), default=str)
+    text = json.dumps(portable(kept), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

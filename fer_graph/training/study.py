@@ -16,8 +16,9 @@ from typing import Sequence
 from rich.console import Console
 
 from fer_graph.training.config import ConfigError, load_config
+from fer_graph.training.config_files import dump_config, load_yaml
 from fer_graph.training.experiment import experiment_dir, finished_run, run_experiment
-from fer_graph.training.provenance import REPO_ROOT
+from fer_graph.training.provenance import REPO_ROOT, portable
 from fer_graph.training.study_report import METRICS
 
 
@@ -85,6 +86,45 @@ def run_study(
             for name, path in zip(names, paths)}
 
 
+def report_arms(paths: Sequence[str | Path], seeds: Sequence[int], report: str | Path,
+                only_given: bool = False) -> tuple[dict[str, tuple[str, list[int]]], list[str], str | None]:
+    """What a study report will hold: the given arms, and those of an earlier report at ``report``.
+
+    An arm keeps the seeds the earlier report lists for it, the given arms adding ``seeds``, so
+    running one arm's missing seed leaves every other run in the report.
+
+    Args:
+        only_given: ignore the earlier report (the given arms with ``seeds`` alone).
+
+    Returns:
+        Arm name -> (config path, seeds to read), in the earlier report's order, then the new arms;
+        the earlier arms left out because their config file is gone; the earlier baseline. Where
+        the command names every earlier arm, the order is the command's and the baseline None.
+    """
+    check_arms(paths, None)
+    earlier: dict[str, tuple[str, list[int]]] = {}
+    baseline = None
+    if Path(report).is_file() and not only_given:
+        data = json.loads(Path(report).read_text())
+        baseline = data.get("baseline")
+        for row in data["runs"]:
+            config, known = earlier.setdefault(row["arm"], (str(REPO_ROOT / row["config"]), []))
+            known.append(row["seed"])
+    given = {arm_name(p): str(p) for p in paths}
+    gone = [name for name, (config, _) in earlier.items() if name not in given and not Path(config).is_file()]
+    if all(name in given or name in gone for name in earlier):
+        baseline = None  # the command names the whole study: its order and first arm hold
+        earlier = {name: earlier[name] for name in given if name in earlier}
+    arms = {}
+    for name in [*earlier, *given]:
+        if name in gone or name in arms:
+            continue
+        config, known = earlier.get(name, (None, []))
+        extra = seeds if name in given else []
+        arms[name] = (given.get(name, config), sorted({*known, *extra}))
+    return arms, gone, baseline
+
+
 def finished_runs(config: dict) -> list[dict]:
     """Every finished run.json of a config's seeds, read from disk (no data or graphs needed)."""
     out = experiment_dir(config)
@@ -105,7 +145,11 @@ ARCHIVED = ("run.json", "log.csv", "metrics_test.json")
 
 
 def archive_runs(runs_dir: str | Path, study: str, archive: str | Path) -> int:
-    """Copy every finished run's `ARCHIVED` files and each arm's config.yaml into `archive/<study>`."""
+    """Copy every finished run's `ARCHIVED` files and each arm's config.yaml into `archive/<study>`.
+
+    The archived config.yaml is the same wherever and for whichever seeds the study ran: paths
+    relative to the repository, and the seeds are those archived for the arm.
+    """
     source, target = Path(runs_dir) / study, Path(archive) / study
     count = 0
     for run_json in sorted(source.glob("*/seed*/*/run.json")):
@@ -115,10 +159,14 @@ def archive_runs(runs_dir: str | Path, study: str, archive: str | Path) -> int:
         for name in ARCHIVED:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, dest / name)
-        config = run_dir.parents[1] / "config.yaml"
-        if config.is_file():
-            shutil.copy2(config, target / config.relative_to(source))
         count += 1
+    for config_path in sorted(source.glob("*/config.yaml")):
+        arm = config_path.parent.name
+        seeds = sorted({int(p.parents[1].name.removeprefix("seed")) for p in (target / arm).glob("seed*/*/run.json")})
+        if seeds:
+            config = portable(load_yaml(config_path))
+            config["experiment"]["seeds"] = seeds
+            dump_config(config, target / arm / "config.yaml")
     return count
 
 

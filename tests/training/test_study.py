@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,8 @@ import pytest
 from rich.console import Console
 
 from fer_graph.training.config import ConfigError
+from fer_graph.training.config_files import load_yaml
 from fer_graph.training.provenance import REPO_ROOT
-import shutil
-
 from fer_graph.training.study import (archive_runs, check_arms, restore_from_study_json, restore_runs,
                                       run_study)
 from fer_graph.training.study_report import study_json, study_markdown, write_study_report
@@ -147,3 +147,53 @@ def test_arm_names_must_be_distinct_and_hold_the_baseline(tmp_path) -> None:
         check_arms([tmp_path / "a" / "paper.yaml", tmp_path / "b" / "paper.yaml"], None)
     with pytest.raises(ConfigError, match="--baseline 'vren' is not one of the arms: paper, gvg"):
         check_arms(["paper.yaml", "gvg.yaml"], "vren")
+
+
+def test_one_arm_run_alone_keeps_the_other_arms_of_the_report(arms, shared_data, tmp_path) -> None:
+    from experiments.compare import main
+
+    paper, concat = arms
+    runs_dir, out = tmp_path / "runs", tmp_path / "out"
+    common = ["--study", "s", "--runs-dir", str(runs_dir), "--out", str(out), "--dataset", "synthetic",
+              "--budget", "proxy"]
+    for override in _overrides(shared_data):
+        common += ["--set", override]
+    assert main([str(paper), str(concat), "--seeds", "0", *common]) == 0
+
+    assert main([str(concat), "--seeds", "1", *common]) == 0
+
+    data = json.loads((out / "s.json").read_text())
+    assert [(r["arm"], r["seed"]) for r in data["runs"]] == [("paper", 0), ("concat", 0), ("concat", 1)]
+    assert data["baseline"] == "paper" and list(data["summary"]) == ["paper", "concat"]
+    assert not (runs_dir / "s" / "paper" / "seed1").exists()
+    archived = {arm: load_yaml(out / "runs" / "s" / arm / "config.yaml") for arm in ("paper", "concat")}
+    assert archived["paper"]["experiment"]["seeds"] == [0] and archived["concat"]["experiment"]["seeds"] == [0, 1]
+    for config in archived.values():
+        assert not Path(config["experiment"]["output_dir"]).is_absolute()
+        assert not Path(config["graphs"]["store"]).is_absolute()
+
+    assert main([str(concat), str(paper), "--seeds", "0", "--report-only", *common]) == 0
+    data = json.loads((out / "s.json").read_text())
+    assert list(data["summary"]) == ["concat", "paper"] and data["baseline"] == "concat"
+    assert len(data["runs"]) == 3
+
+    assert main([str(concat), "--seeds", "0", "1", "--report-only", "--only-given", *common]) == 0
+    data = json.loads((out / "s.json").read_text())
+    assert {r["arm"] for r in data["runs"]} == {"concat"} and data["baseline"] == "concat"
+
+
+def test_an_arm_whose_config_is_gone_leaves_the_report(arms, shared_data, tmp_path, capsys) -> None:
+    from experiments.compare import main
+
+    paper, concat = arms
+    common = ["--study", "s", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--report-only"]
+    run_study(arms, [0], tmp_path / "runs", "s", _overrides(shared_data), QUIET)
+    for override in _overrides(shared_data):
+        common += ["--set", override]
+    assert main([str(paper), str(concat), "--seeds", "0", *common]) == 0
+    concat.unlink()
+
+    assert main([str(paper), "--seeds", "0", *common]) == 0
+
+    assert "dropped from the report, their configs are gone: concat" in capsys.readouterr().out
+    assert {r["arm"] for r in json.loads((tmp_path / "out" / "s.json").read_text())["runs"]} == {"paper"}
