@@ -3,7 +3,7 @@
 Usage:
     python experiments/compare.py A.yaml B.yaml ... --seeds 0 1 2 [--baseline A] [--study NAME]
         [--dataset fer2013] [--budget proxy] [--runs-dir runs/studies] [--out docs/results]
-        [--set section.key=value ...] [--report-only] [--only-given]
+        [--set section.key=value ...] [--report-only] [--only-given] [--plan]
 
 Each config is an arm named after its file. The runs an earlier `<out>/<study>.json` lists stay
 in the report, read back from their run folders and never retrained, so one arm's missing seed
@@ -45,13 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="override applied to every arm, e.g. --set train.epochs=1")
     parser.add_argument("--report-only", action="store_true", help="read finished runs, train nothing")
+    parser.add_argument("--plan", action="store_true",
+                        help="list what is left per (config, seed) and the minutes it should take; train nothing")
     parser.add_argument("--only-given", action="store_true",
                         help="report only the configs and seeds given, not the runs of an earlier report")
     args = parser.parse_args(argv)
     console = make_console()
     from fer_graph.training.study import (archive_runs, arm_name, check_arms, report_arms,
-                                          restore_from_study_json, restore_runs, run_study)
-    from fer_graph.training.study_report import study_json, write_study_report
+                                          restore_from_study_json, restore_runs, run_study, study_plan)
+    from fer_graph.training.study_report import print_plan, study_json, write_study_report
 
     study = args.study or Path(args.configs[0]).resolve().parent.name
     archive = Path(args.archive or Path(args.out) / "runs")
@@ -72,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         recovered = restore_from_study_json(report, args.runs_dir)
         if recovered:
             console.print(f"{recovered} finished runs restored from {report} (their run folders were not archived)")
+        if args.plan:
+            print_plan(study_plan(args.configs, args.seeds, args.runs_dir, study, args.overrides), console)
+            return 0
         if not args.report_only:
             run_study(args.configs, args.seeds, args.runs_dir, study, args.overrides, console)
         arms = {name: run_study([config], seeds, args.runs_dir, study, args.overrides, console, train=False)[name]

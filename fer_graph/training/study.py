@@ -7,6 +7,7 @@ retrained; an interrupted pair resumes from its last epoch (`train.resume`).
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from typing import Sequence
 
 from rich.console import Console
 
+from fer_graph.data.protocols import DEFAULTS as PROTOCOL_DEFAULTS
 from fer_graph.training.config import ConfigError, load_config
 from fer_graph.training.config_files import dump_config, load_yaml
 from fer_graph.training.experiment import experiment_dir, finished_run, run_experiment
@@ -133,6 +135,56 @@ def finished_runs(config: dict) -> list[dict]:
         for run_dir in sorted(p.parent for p in (out / f"seed{seed}").glob("*/run.json")):
             runs.append(finished_run(run_dir, config))
     return runs
+
+
+def study_plan(paths: Sequence[str | Path], seeds: Sequence[int], runs_dir: str | Path, study: str,
+               overrides: Sequence[str] = ()) -> list[dict]:
+    """What is left of a study, per (arm, seed), read from its run folders (nothing is trained).
+
+    Returns:
+        One row per (arm, seed): ``arm``, ``seed``, ``folds`` (expected; None where only the
+        data can tell), ``finished`` (runs with this config's run.json), ``epochs_done`` and
+        ``epochs_left`` (over its unfinished folds; None with unknown folds), and ``minutes_left``:
+        epochs left at this arm's mean logged epoch time (training + validation; None before
+        any epoch is logged).
+    """
+    rows = []
+    for name, path in zip(check_arms(paths, None), paths):
+        config = arm_config(path, seeds, Path(runs_dir), study, overrides)
+        out, epochs = experiment_dir(config), config["train"]["epochs"]
+        seconds = [s for log in sorted(out.glob("seed*/*/log.csv")) for s in _logged_epochs(log)]
+        pace = sum(seconds) / len(seconds) if seconds else None
+        for seed in seeds:
+            folds = _expected_folds(config, out / f"seed{seed}")
+            finished = started = 0
+            for run_dir in sorted(p for p in (out / f"seed{seed}").glob("*") if p.is_dir()):
+                if finished_run(run_dir, config) is not None:
+                    finished += 1
+                elif (run_dir / "log.csv").is_file():
+                    started += len(_logged_epochs(run_dir / "log.csv"))
+            left = None if folds is None else (folds - finished) * epochs - started
+            rows.append({"arm": name, "seed": seed, "folds": folds, "finished": finished,
+                         "epochs_done": finished * epochs + started, "epochs_left": left,
+                         "minutes_left": None if left is None or pace is None else left * pace / 60})
+    return rows
+
+
+def _expected_folds(config: dict, seed_dir: Path) -> int | None:
+    """Folds of the config's protocol, where the config alone tells, else those already started."""
+    protocol = config["data"].get("protocol") or {}
+    name = protocol.get("name", "auto")
+    if name in ("official", "holdout"):
+        return 1
+    if name == "subject_kfold":
+        return int(protocol.get("folds", PROTOCOL_DEFAULTS["folds"]))
+    started = [p for p in seed_dir.glob("*") if p.is_dir()]
+    return len(started) or None
+
+
+def _logged_epochs(log_csv: Path) -> list[float]:
+    """Seconds of each logged epoch, training plus validation."""
+    with open(log_csv, newline="") as fh:
+        return [float(row["epoch_seconds"]) + float(row.get("val_seconds") or 0) for row in csv.DictReader(fh)]
 
 
 def _repo_relative(path: str | Path) -> str:

@@ -1,11 +1,15 @@
 """A study's comparison: every run's metrics (JSON), mean/std per arm and paired differences
-against a baseline (markdown), and arms as bars with seeds as dots (PNG)."""
+against a baseline (markdown), and arms as bars with seeds as dots (PNG); and its plan, what is
+left to run, as a terminal table."""
 
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
 
 from fer_graph.training.metrics import summarize
 from fer_graph.training.plots import plot_arm_comparison
@@ -162,3 +166,23 @@ def write_study_report(data: dict, out_dir: str | Path) -> dict[str, Path]:
                         title=f"{data['study']}: test accuracy per arm (bar: mean, dots: runs)",
                         baseline=data["baseline"])
     return paths
+
+
+def print_plan(rows: list[dict], console: Console) -> None:
+    """A study's plan (study.study_plan) as a table, then the estimated minutes in all."""
+    table = Table(title="what is left (minutes at each arm's logged pace, training and validation)")
+    for column in ("arm", "seed", "folds finished", "epochs done", "epochs left", "minutes left"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for row in rows:
+        table.add_row(row["arm"], str(row["seed"]), f"{row['finished']} / {row['folds'] or '?'}",
+                      str(row["epochs_done"]), _or_unknown(row["epochs_left"], "{}"),
+                      _or_unknown(row["minutes_left"], "{:.0f}"))
+    console.print(table)
+    unknown = sum(row["minutes_left"] is None for row in rows)
+    total = sum(row["minutes_left"] or 0 for row in rows)
+    console.print(f"about {total:.0f} minutes left"
+                  + (f", not counting {unknown} (config, seed) pairs of unknown pace" if unknown else ""))
+
+
+def _or_unknown(value, form: str) -> str:
+    return "?" if value is None else form.format(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +15,7 @@ from fer_graph.training.config import ConfigError
 from fer_graph.training.config_files import load_yaml
 from fer_graph.training.provenance import REPO_ROOT
 from fer_graph.training.study import (archive_runs, check_arms, restore_from_study_json, restore_runs,
-                                      run_study)
+                                      run_study, study_plan)
 from fer_graph.training.study_report import study_json, study_markdown, write_study_report
 
 from training_helpers import TINY
@@ -197,3 +198,38 @@ def test_an_arm_whose_config_is_gone_leaves_the_report(arms, shared_data, tmp_pa
 
     assert "dropped from the report, their configs are gone: concat" in capsys.readouterr().out
     assert {r["arm"] for r in json.loads((tmp_path / "out" / "s.json").read_text())["runs"]} == {"paper"}
+
+
+def test_plan_counts_what_is_left_at_the_logged_pace(arms, shared_data, tmp_path, capsys) -> None:
+    runs_dir = tmp_path / "runs"
+    overrides = [*_overrides(shared_data), "train.epochs=2"]
+    run_study(arms[:1], [0, 1], runs_dir, "s", overrides, QUIET)
+    # seed 1 stopped after its first epoch: one logged epoch, no run.json
+    seed1 = runs_dir / "s" / "paper" / "seed1" / "official"
+    (seed1 / "run.json").unlink()
+    lines = (seed1 / "log.csv").read_text().splitlines(keepends=True)
+    (seed1 / "log.csv").write_text("".join(lines[:2]))
+    logged = [float(r["epoch_seconds"]) + float(r["val_seconds"])
+              for log in sorted(runs_dir.glob("s/paper/seed*/official/log.csv"))
+              for r in csv.DictReader(log.open())]
+    assert len(logged) == 3
+
+    rows = {r["seed"]: r for r in study_plan(arms[:1], [0, 1, 2], runs_dir, "s", overrides)}
+
+    assert (rows[0]["finished"], rows[0]["epochs_done"], rows[0]["epochs_left"]) == (1, 2, 0)
+    assert (rows[1]["finished"], rows[1]["epochs_done"], rows[1]["epochs_left"]) == (0, 1, 1)
+    assert (rows[2]["finished"], rows[2]["epochs_done"], rows[2]["epochs_left"]) == (0, 0, 2)
+    assert rows[2]["minutes_left"] == pytest.approx(2 * np.mean(logged) / 60)
+    assert rows[0]["minutes_left"] == 0 and rows[0]["folds"] == 1
+
+    kfold = study_plan(arms[:1], [0], runs_dir, "k", [*overrides, "data.protocol={name: subject_kfold, folds: 4}"])
+    assert kfold == [{"arm": "paper", "seed": 0, "folds": 4, "finished": 0, "epochs_done": 0, "epochs_left": 8,
+                      "minutes_left": None}]
+
+    from experiments.compare import main
+
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    assert main([str(arms[0]), "--seeds", "0", "1", "2", "--study", "s", "--runs-dir", str(runs_dir),
+                 "--out", str(tmp_path / "out"), "--plan", *sets]) == 0
+    assert f"about {3 * np.mean(logged) / 60:.0f} minutes left\n" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
