@@ -8,12 +8,13 @@ Usage:
 Each config is an arm named after its file. The runs an earlier `<out>/<study>.json` lists stay
 in the report, read back from their run folders and never retrained, so one arm's missing seed
 can run alone (`--only-given` reports only the configs and seeds given; deleting an arm's config
-file drops it). Seeds run in the outer loop, so a stopped study holds whole seeds; a rerun reads every
-(config, seed) that finished (same config hash) and resumes an interrupted one from its last
-epoch. Writes `<out>/<study>.json` (every run's metrics, config hash and commit), `<study>.md`
-(mean ± std per arm, paired differences against the baseline) and `<study>.png`, and keeps each
-finished run's run.json, log.csv and test metrics under `<out>/runs/<study>/` (to commit): a
-fresh clone reads them back instead of retraining. Exit codes: 0 done, 2 config error, 3 training diverged.
+file drops it). Seeds run in the outer loop, so a stopped study holds whole seeds; a rerun reads
+every (config, seed) that finished (same config hash) and resumes an interrupted one from its
+last epoch. Writes `<out>/<study>.json` (every run's metrics, config hash and commit),
+`<study>.md` (mean ± std per arm, paired differences against the baseline) and `<study>.png`,
+and keeps each finished run's run.json, log.csv and test metrics under `<out>/runs/<study>/`
+(to commit): a fresh clone reads them back instead of retraining. Exit codes: 0 done, 2 config
+error, 3 training diverged.
 """
 
 from __future__ import annotations

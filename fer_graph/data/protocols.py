@@ -59,6 +59,18 @@ class Fold:
     test_ids: tuple[str, ...]
 
 
+def planned_fold_count(protocol: dict | None) -> int | None:
+    """How many folds ``make_folds`` gives under ``protocol``, where the config alone tells.
+
+    None for ``auto`` and ``leave_one_subject_out``, whose folds depend on the data.
+    """
+    opts = {**DEFAULTS, **(protocol or {})}
+    name = opts.get("name", "auto")
+    if name in ("official", "holdout"):
+        return 1
+    return int(opts["folds"]) if name == "subject_kfold" else None
+
+
 def make_folds(index: DatasetIndex, protocol: dict | None = None) -> list[Fold]:
     """Split a dataset index into folds according to a protocol mapping.
 

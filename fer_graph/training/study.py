@@ -16,7 +16,7 @@ from typing import Sequence
 
 from rich.console import Console
 
-from fer_graph.data.protocols import DEFAULTS as PROTOCOL_DEFAULTS
+from fer_graph.data.protocols import planned_fold_count
 from fer_graph.training.config import ConfigError, load_config
 from fer_graph.training.config_files import dump_config, load_yaml
 from fer_graph.training.experiment import experiment_dir, finished_run, run_experiment
@@ -152,33 +152,23 @@ def study_plan(paths: Sequence[str | Path], seeds: Sequence[int], runs_dir: str 
     for name, path in zip(check_arms(paths, None), paths):
         config = arm_config(path, seeds, Path(runs_dir), study, overrides)
         out, epochs = experiment_dir(config), config["train"]["epochs"]
-        seconds = [s for log in sorted(out.glob("seed*/*/log.csv")) for s in _logged_epochs(log)]
+        logged = {log.parent: _logged_epochs(log) for log in sorted(out.glob("seed*/*/log.csv"))}
+        seconds = [s for epochs_seconds in logged.values() for s in epochs_seconds]
         pace = sum(seconds) / len(seconds) if seconds else None
         for seed in seeds:
-            folds = _expected_folds(config, out / f"seed{seed}")
+            run_dirs = sorted(p for p in (out / f"seed{seed}").glob("*") if p.is_dir())
+            folds = planned_fold_count(config["data"].get("protocol")) or len(run_dirs) or None
             finished = started = 0
-            for run_dir in sorted(p for p in (out / f"seed{seed}").glob("*") if p.is_dir()):
+            for run_dir in run_dirs:
                 if finished_run(run_dir, config) is not None:
                     finished += 1
-                elif (run_dir / "log.csv").is_file():
-                    started += len(_logged_epochs(run_dir / "log.csv"))
+                else:
+                    started += len(logged.get(run_dir, []))
             left = None if folds is None else (folds - finished) * epochs - started
             rows.append({"arm": name, "seed": seed, "folds": folds, "finished": finished,
                          "epochs_done": finished * epochs + started, "epochs_left": left,
                          "minutes_left": None if left is None or pace is None else left * pace / 60})
     return rows
-
-
-def _expected_folds(config: dict, seed_dir: Path) -> int | None:
-    """Folds of the config's protocol, where the config alone tells, else those already started."""
-    protocol = config["data"].get("protocol") or {}
-    name = protocol.get("name", "auto")
-    if name in ("official", "holdout"):
-        return 1
-    if name == "subject_kfold":
-        return int(protocol.get("folds", PROTOCOL_DEFAULTS["folds"]))
-    started = [p for p in seed_dir.glob("*") if p.is_dir()]
-    return len(started) or None
 
 
 def _logged_epochs(log_csv: Path) -> list[float]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_graph.data.protocols import make_folds, stratified_split
+from fer_graph.data.protocols import make_folds, planned_fold_count, stratified_split
 from fer_graph.data.readers import DatasetIndex, Sample, discover
 
 
@@ -173,3 +173,14 @@ def test_the_samples_own_subject_drives_auto_and_kfold():
     assert sorted(len({i.split("/")[1].split("_")[0] for i in f.test_ids}) for f in folds) == [2, 2, 2]
     with pytest.raises(KeyError, match="data.protocol.folds: not a key of protocol 'leave_one_subject_out'"):
         make_folds(index, {"name": "leave_one_subject_out", "folds": 3})
+
+
+def test_planned_fold_count_is_what_make_folds_gives_where_the_config_tells():
+    subjects = _subject_index({f"P{n:03d}": 6 for n in range(1, 13)})
+    split = index_of([(f"{part}/img{k}.png", k % 2, part) for part in ("train", "test") for k in range(20)], 2)
+    for index, protocol in ((split, {"name": "official"}), (subjects, {"name": "holdout"}),
+                            (subjects, {"name": "subject_kfold"}), (subjects, {"name": "subject_kfold", "folds": 4})):
+        assert planned_fold_count(protocol) == len(make_folds(index, protocol))
+    assert planned_fold_count({"name": "subject_kfold"}) == 10
+    assert planned_fold_count({"name": "leave_one_subject_out"}) is None
+    assert planned_fold_count(None) is None and planned_fold_count({}) is None
