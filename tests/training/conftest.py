@@ -32,3 +32,14 @@ def tiny_config(shared_data: dict[str, str], tmp_path: Path):
         return load_config(TINY, base + list(overrides))
 
     return load
+
+
+@pytest.fixture()
+def arms(tmp_path: Path) -> list[Path]:
+    """Two tiny study arms: the paper's head and the concatenated graph head."""
+    a = tmp_path / "configs" / "paper.yaml"
+    a.parent.mkdir()
+    a.write_text(f"base: {TINY}\n")
+    b = tmp_path / "configs" / "concat.yaml"
+    b.write_text(f"base: {TINY}\nmodel: {{graph_head: concat}}\n")
+    return [a, b]

@@ -18,29 +18,14 @@ from fer_graph.training.study import (archive_runs, check_arms, restore_from_stu
                                       run_study, study_plan)
 from fer_graph.training.study_report import study_json, study_markdown, write_study_report
 
-from training_helpers import TINY
+from training_helpers import study_overrides
 
 QUIET = Console(quiet=True)
 
 
-@pytest.fixture()
-def arms(tmp_path: Path) -> list[Path]:
-    """Two tiny arms: the paper's head and the concatenated graph head."""
-    a = tmp_path / "configs" / "paper.yaml"
-    a.parent.mkdir()
-    a.write_text(f"base: {TINY}\n")
-    b = tmp_path / "configs" / "concat.yaml"
-    b.write_text(f"base: {TINY}\nmodel: {{graph_head: concat}}\n")
-    return [a, b]
-
-
-def _overrides(shared_data: dict[str, str]) -> list[str]:
-    return [f"{k}={v}" for k, v in shared_data.items()] + ["train.max_steps_per_epoch=3"]
-
-
 def test_comparison_table_matches_the_run_folders(arms, shared_data, tmp_path) -> None:
     runs_dir = tmp_path / "runs"
-    result = run_study(arms, [0, 1], runs_dir, "s", _overrides(shared_data), QUIET)
+    result = run_study(arms, [0, 1], runs_dir, "s", study_overrides(shared_data), QUIET)
     data = study_json("s", "synthetic", "proxy", "paper", result)
 
     on_disk = {}
@@ -79,14 +64,14 @@ def test_comparison_table_matches_the_run_folders(arms, shared_data, tmp_path) -
 
 def test_rerun_reads_finished_pairs_and_resumes_an_interrupted_one(arms, shared_data, tmp_path) -> None:
     runs_dir = tmp_path / "runs"
-    first = run_study(arms[:1], [0, 1], runs_dir, "s", _overrides(shared_data), QUIET)
+    first = run_study(arms[:1], [0, 1], runs_dir, "s", study_overrides(shared_data), QUIET)
     done = runs_dir / "s" / "paper" / "seed0" / "official" / "run.json"
     stamp = done.stat().st_mtime_ns
     # seed 1 stopped after its last epoch's checkpoint, before its run.json was written
     interrupted = runs_dir / "s" / "paper" / "seed1" / "official" / "run.json"
     interrupted.unlink()
 
-    second = run_study(arms[:1], [0, 1], runs_dir, "s", _overrides(shared_data), QUIET)
+    second = run_study(arms[:1], [0, 1], runs_dir, "s", study_overrides(shared_data), QUIET)
 
     assert done.stat().st_mtime_ns == stamp
     again = {r["seed"]: r for r in second["paper"]["runs"]}
@@ -96,14 +81,14 @@ def test_rerun_reads_finished_pairs_and_resumes_an_interrupted_one(arms, shared_
 
 def test_another_config_never_overwrites_a_finished_run(arms, shared_data, tmp_path) -> None:
     runs_dir = tmp_path / "runs"
-    run_study(arms[:1], [0], runs_dir, "s", _overrides(shared_data), QUIET)
+    run_study(arms[:1], [0], runs_dir, "s", study_overrides(shared_data), QUIET)
     with pytest.raises(ConfigError, match=r"paper/seed0/official/run\.json holds a run of another config"):
-        run_study(arms[:1], [0], runs_dir, "s", [*_overrides(shared_data), "train.lr=0.5"], QUIET)
+        run_study(arms[:1], [0], runs_dir, "s", [*study_overrides(shared_data), "train.lr=0.5"], QUIET)
 
 
 def test_archived_runs_come_back_in_a_fresh_runs_folder_untrained(arms, shared_data, tmp_path) -> None:
     runs_dir, archive = tmp_path / "runs", tmp_path / "docs" / "runs"
-    first = run_study(arms[:1], [0], runs_dir, "s", _overrides(shared_data), QUIET)
+    first = run_study(arms[:1], [0], runs_dir, "s", study_overrides(shared_data), QUIET)
     assert archive_runs(runs_dir, "s", archive) == 1
     kept = sorted(p.name for p in (archive / "s" / "paper" / "seed0" / "official").iterdir())
     assert kept == ["log.csv", "metrics_test.json", "run.json"]
@@ -111,7 +96,7 @@ def test_archived_runs_come_back_in_a_fresh_runs_folder_untrained(arms, shared_d
     shutil.rmtree(runs_dir)
 
     assert restore_runs(archive, runs_dir, "s") == 1
-    again = run_study(arms[:1], [0], runs_dir, "s", _overrides(shared_data), QUIET)
+    again = run_study(arms[:1], [0], runs_dir, "s", study_overrides(shared_data), QUIET)
 
     assert again["paper"]["runs"] == first["paper"]["runs"]
     assert not (runs_dir / "s" / "paper" / "seed0" / "official" / "checkpoints").exists()
@@ -121,13 +106,13 @@ def test_archived_runs_come_back_in_a_fresh_runs_folder_untrained(arms, shared_d
 def test_runs_listed_in_the_study_json_are_not_retrained_when_their_folders_are_gone(
         arms, shared_data, tmp_path) -> None:
     runs_dir = tmp_path / "runs"
-    first = run_study(arms, [0], runs_dir, "s", _overrides(shared_data), QUIET)
+    first = run_study(arms, [0], runs_dir, "s", study_overrides(shared_data), QUIET)
     data = study_json("s", "synthetic", "proxy", "paper", first)
     paths = write_study_report(data, tmp_path / "out")
     shutil.rmtree(runs_dir)
 
     assert restore_from_study_json(paths["json"], runs_dir) == 2
-    again = run_study(arms, [0], runs_dir, "s", _overrides(shared_data), QUIET)
+    again = run_study(arms, [0], runs_dir, "s", study_overrides(shared_data), QUIET)
 
     assert not (runs_dir / "s" / "paper" / "seed0" / "official" / "checkpoints").exists()
     assert study_json("s", "synthetic", "proxy", "paper", again)["runs"] == data["runs"]
@@ -138,7 +123,7 @@ def test_runs_listed_in_the_study_json_are_not_retrained_when_their_folders_are_
 
 
 def test_report_only_trains_nothing(arms, shared_data, tmp_path) -> None:
-    result = run_study(arms, [0], tmp_path / "runs", "s", _overrides(shared_data), QUIET, train=False)
+    result = run_study(arms, [0], tmp_path / "runs", "s", study_overrides(shared_data), QUIET, train=False)
     assert result["paper"]["runs"] == [] and result["concat"]["runs"] == []
     assert not (tmp_path / "runs" / "s" / "paper" / "seed0").exists()
 
@@ -157,7 +142,7 @@ def test_one_arm_run_alone_keeps_the_other_arms_of_the_report(arms, shared_data,
     runs_dir, out = tmp_path / "runs", tmp_path / "out"
     common = ["--study", "s", "--runs-dir", str(runs_dir), "--out", str(out), "--dataset", "synthetic",
               "--budget", "proxy"]
-    for override in _overrides(shared_data):
+    for override in study_overrides(shared_data):
         common += ["--set", override]
     assert main([str(paper), str(concat), "--seeds", "0", *common]) == 0
 
@@ -188,8 +173,8 @@ def test_an_arm_whose_config_is_gone_leaves_the_report(arms, shared_data, tmp_pa
 
     paper, concat = arms
     common = ["--study", "s", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--report-only"]
-    run_study(arms, [0], tmp_path / "runs", "s", _overrides(shared_data), QUIET)
-    for override in _overrides(shared_data):
+    run_study(arms, [0], tmp_path / "runs", "s", study_overrides(shared_data), QUIET)
+    for override in study_overrides(shared_data):
         common += ["--set", override]
     assert main([str(paper), str(concat), "--seeds", "0", *common]) == 0
     concat.unlink()
@@ -202,7 +187,7 @@ def test_an_arm_whose_config_is_gone_leaves_the_report(arms, shared_data, tmp_pa
 
 def test_plan_counts_what_is_left_at_the_logged_pace(arms, shared_data, tmp_path, capsys) -> None:
     runs_dir = tmp_path / "runs"
-    overrides = [*_overrides(shared_data), "train.epochs=2"]
+    overrides = [*study_overrides(shared_data), "train.epochs=2"]
     run_study(arms[:1], [0, 1], runs_dir, "s", overrides, QUIET)
     # seed 1 stopped after its first epoch: one logged epoch, no run.json
     seed1 = runs_dir / "s" / "paper" / "seed1" / "official"
