@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="override the study ran with, e.g. --set train.epochs=1")
     parser.add_argument("--tolerance", type=float, default=0.0,
-                        help="largest difference accepted, in percentage points (W std in hundredths; epochs must match)")
+                        help="largest difference accepted, in percentage points (for W std, this over 100; epochs must match)")
     args = parser.parse_args(argv)
     console = make_console()
     from fer_graph.training.reproduce import print_comparison, reproduce_run
