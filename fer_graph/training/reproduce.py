@@ -57,8 +57,9 @@ def reproduction_config(study: dict, rows: list[dict], seed: int, runs_dir: str 
             f"(code {rows[0]['commit']}): a default, the file or an override differs; pass the run's own "
             "--set overrides or check out that commit"
         )
-    for run_json in (experiment_dir(config) / f"seed{seed}").glob("*/run.json"):
-        raise ConfigError(f"{run_json} already holds a finished run: a reproduction trains afresh, "
+    finished = next((experiment_dir(config) / f"seed{seed}").glob("*/run.json"), None)
+    if finished is not None:
+        raise ConfigError(f"{finished} already holds a finished run: a reproduction trains afresh, "
                           "so remove that folder or give another --runs-dir")
     return config
 
@@ -101,15 +102,16 @@ def print_comparison(lines: list[dict], console: Console) -> None:
     for column in ("fold", "metric", "recorded", "rerun", "difference"):
         table.add_column(column, justify="left" if column in ("fold", "metric") else "right")
     for line in lines:
-        scale = 100.0 if line["metric"] in PERCENT else 1.0
-
-        def shown(value, signed: bool = False) -> str:
-            if value is None:
-                return "missing"
-            if line["metric"] == "epochs":
-                return f"{value:+d}" if signed else str(value)
-            return f"{value * scale:{'+' if signed else ''}.4f}"
-
-        table.add_row(line["fold"], TITLES.get(line["metric"], line["metric"]), shown(line["recorded"]),
-                      shown(line["rerun"]), shown(line["difference"], signed=True))
+        metric = line["metric"]
+        table.add_row(line["fold"], TITLES.get(metric, metric), _shown(line["recorded"], metric),
+                      _shown(line["rerun"], metric), _shown(line["difference"], metric, signed=True))
     console.print(table)
+
+
+def _shown(value, metric: str, signed: bool = False) -> str:
+    if value is None:
+        return "missing"
+    if metric == "epochs":
+        return f"{value:+d}" if signed else str(value)
+    scale = 100.0 if metric in PERCENT else 1.0
+    return f"{value * scale:{'+' if signed else ''}.4f}"
