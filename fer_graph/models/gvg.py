@@ -27,28 +27,31 @@ def paint_nodes(
     Args:
         values: (num_nodes, C) node values.
         boxes: (num_nodes, 4) (top, left, bottom, right) fractions of the frame.
-        graph_index: (num_nodes,) image of each node, nodes of one image contiguous.
+        graph_index: (num_nodes,) image of each node.
         num_graphs: B.
         height, width: the grid; cell (i, j) has its centre at ((i + .5) / h, (j + .5) / w).
 
-    Cells no node covers are 0.
+    Cells no node covers are 0. Only the (node, cell) pairs that cover are summed; under
+    autocast the values are rounded to its dtype and summed in float32, the sum rounded once, as
+    the autocast matmul of the dense cover matrix that this replaced did (~8x slower on a CPU
+    without native bf16), so runs trained before keep their bytes.
     """
-    counts = torch.bincount(graph_index, minlength=num_graphs)
-    most = int(counts.max()) if counts.numel() else 0
-    starts = torch.cumsum(counts, 0) - counts
-    slot = torch.arange(values.shape[0], device=values.device) - starts[graph_index]
-    padded_values = values.new_zeros(num_graphs, most, values.shape[1])
-    padded_values[graph_index, slot] = values
-    padded_boxes = boxes.new_zeros(num_graphs, most, 4)  # empty slots cover nothing
-    padded_boxes[graph_index, slot] = boxes
     rows = (torch.arange(height, device=values.device, dtype=boxes.dtype) + 0.5) / height
     cols = (torch.arange(width, device=values.device, dtype=boxes.dtype) + 0.5) / width
-    in_rows = (rows >= padded_boxes[..., 0:1]) & (rows < padded_boxes[..., 2:3])      # (B, N, h)
-    in_cols = (cols >= padded_boxes[..., 1:2]) & (cols < padded_boxes[..., 3:4])      # (B, N, w)
-    cover = (in_rows.unsqueeze(-1) & in_cols.unsqueeze(-2)).flatten(2).to(values.dtype)  # (B, N, h*w)
-    total = torch.bmm(cover.transpose(1, 2), padded_values)                          # (B, h*w, C)
-    hits = cover.sum(dim=1).clamp(min=1).unsqueeze(-1)
-    return (total / hits).transpose(1, 2).reshape(num_graphs, values.shape[1], height, width)
+    in_rows = (rows >= boxes[:, 0:1]) & (rows < boxes[:, 2:3])      # (num_nodes, h)
+    in_cols = (cols >= boxes[:, 1:2]) & (cols < boxes[:, 3:4])      # (num_nodes, w)
+    node, row, col = torch.nonzero(in_rows.unsqueeze(-1) & in_cols.unsqueeze(-2), as_tuple=True)
+    cell = (graph_index[node] * height + row) * width + col
+    cells = num_graphs * height * width
+    kind = values.device.type
+    compute = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else values.dtype
+    wide = torch.float64 if compute == torch.float64 else torch.float32
+    with torch.autocast(kind, enabled=False):
+        picked = values.to(compute).to(wide).index_select(0, node)
+        total = picked.new_zeros(cells, values.shape[1]).index_add(0, cell, picked).to(compute)
+        hits = torch.bincount(cell, minlength=cells).clamp(min=1).to(values.dtype).unsqueeze(-1)
+        painted = total / hits
+    return painted.view(num_graphs, height, width, values.shape[1]).permute(0, 3, 1, 2)
 
 
 class GVG(nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from fer_graph.data.graph_batch import collate_graphs
@@ -35,6 +36,45 @@ def test_paint_nodes_matches_a_per_cell_loop() -> None:
     got = paint_nodes(values, boxes, graphs.graph_index, graphs.num_graphs, 12, 7)
     want = painted_by_loop(values.numpy(), boxes.numpy(), graphs.graph_index.numpy(), 3, 12, 7)
     np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+
+
+def painted_by_cover_matmul(values, boxes, graph_index, num_graphs, height, width) -> torch.Tensor:
+    """The dense form paint_nodes replaced: a (B, N, h*w) cover matrix times the padded node values."""
+    counts = torch.bincount(graph_index, minlength=num_graphs)
+    starts = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(values.shape[0]) - starts[graph_index]
+    padded_values = values.new_zeros(num_graphs, int(counts.max()), values.shape[1])
+    padded_values[graph_index, slot] = values
+    padded_boxes = boxes.new_zeros(num_graphs, int(counts.max()), 4)
+    padded_boxes[graph_index, slot] = boxes
+    rows = (torch.arange(height, dtype=boxes.dtype) + 0.5) / height
+    cols = (torch.arange(width, dtype=boxes.dtype) + 0.5) / width
+    in_rows = (rows >= padded_boxes[..., 0:1]) & (rows < padded_boxes[..., 2:3])
+    in_cols = (cols >= padded_boxes[..., 1:2]) & (cols < padded_boxes[..., 3:4])
+    cover = (in_rows.unsqueeze(-1) & in_cols.unsqueeze(-2)).flatten(2).to(values.dtype)
+    total = torch.bmm(cover.transpose(1, 2), padded_values)
+    hits = cover.sum(dim=1).clamp(min=1).unsqueeze(-1)
+    return (total / hits).transpose(1, 2).reshape(num_graphs, values.shape[1], height, width)
+
+
+@pytest.mark.parametrize("side", [6, 12, 24])
+def test_paint_nodes_keeps_the_bytes_of_the_dense_form_under_bf16_autocast(side: int) -> None:
+    # recorded GVG runs trained with the dense form under bf16 autocast reproduce only if
+    # forward and backward give the same bits
+    rng = np.random.default_rng(side)
+    graphs = collate_graphs([random_ball_graph(n, rng) for n in (3, 40, 120, 192)])
+    values = torch.randn(graphs.num_nodes, 16)
+    upstream = torch.randn(graphs.num_graphs, 16, side, side)
+    results = []
+    for paint in (painted_by_cover_matmul, paint_nodes):
+        leaf = values.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            painted = paint(leaf, graphs.boxes, graphs.graph_index, graphs.num_graphs, side, side)
+        (painted.float() * upstream).sum().backward()
+        results.append((painted, leaf.grad))
+    (dense, dense_grad), (painted, grad) = results
+    assert painted.dtype == dense.dtype and torch.equal(painted, dense)
+    assert torch.count_nonzero(grad) > 0 and torch.equal(grad, dense_grad)
 
 
 def test_collated_boxes_are_the_rectangles_as_fractions() -> None:
