@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import platform
 
 import torch
 
@@ -50,14 +51,40 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
     Without those units bf16 autocast on the CPU is emulated: measured on an AVX2-only EPYC,
     a fervgg_base training step ran about 15x slower in bf16 than in fp32.
     """
+    flags = set(_cpu_field("flags", cpuinfo).split())
+    return any(flag in flags for flag in BF16_CPU_FLAGS) if flags else None
+
+
+def machine_record(device: torch.device, cpuinfo: str | None = None) -> dict:
+    """What a run's bits and minutes depend on besides its config and code: CPU model, the
+    instruction set torch dispatches to, native bf16, threads, torch version and the device.
+
+    Recorded runs reproduce bit for bit on the CPU kind that made them, not across kinds
+    (``docs/results/reproductions.md``), and minutes vary several-fold between kinds.
+    """
+    record = {
+        "cpu": _cpu_field("model name", cpuinfo) or platform.processor() or "unknown",
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_bf16": cpu_has_bf16(cpuinfo),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        record["device"] = f"{device} ({torch.cuda.get_device_name(device)})"
+    return record
+
+
+def _cpu_field(name: str, cpuinfo: str | None = None) -> str:
+    """The first value of ``name`` in /proc/cpuinfo (or the text given), '' where absent."""
     if cpuinfo is None:
         try:
             with open("/proc/cpuinfo") as fh:
                 cpuinfo = fh.read()
         except OSError:
-            return None
-    flags = set()
+            return ""
     for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return any(flag in flags for flag in BF16_CPU_FLAGS) if flags else None
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return ""

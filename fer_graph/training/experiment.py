@@ -11,6 +11,7 @@ from rich.console import Console
 from fer_graph.data.protocols import Fold
 from fer_graph.data.readers import DatasetIndex
 from fer_graph.data.store import GraphStore
+from fer_graph.models.devices import machine_record
 from fer_graph.training.checkpoint import seed_everything
 from fer_graph.training.config import ConfigError
 from fer_graph.training.config_files import dump_config
@@ -167,6 +168,7 @@ def train_and_test(
         "resumed_from_epoch": fit.resumed_from,
         "sizes": {"train": len(fold.train_ids), "val": len(fold.val_ids), "test": len(fold.test_ids)},
         **run_provenance(config),
+        "machine": machine_record(trainer.device),
     }
     (run_dir / "run.json").write_text(json.dumps(run, indent=2))
     return run

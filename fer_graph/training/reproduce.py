@@ -93,7 +93,22 @@ def reproduce_run(study_json: str | Path, arm: str, seed: int, runs_dir: str | P
     rows = recorded_runs(study, arm, seed, str(study_json))
     config = reproduction_config(study, rows, seed, runs_dir, overrides)
     run_experiment(config, console, train_seeds=[seed])
-    return compare_with_record(rows, finished_runs(config))
+    reruns = finished_runs(config)
+    console.print(machine_note(rows[0].get("machine"), reruns[0].get("machine")))
+    return compare_with_record(rows, reruns)
+
+
+def machine_note(recorded: dict | None, rerun: dict | None) -> str:
+    """Where the record and the rerun were made: bits are expected to match on one CPU kind only."""
+    def named(machine: dict) -> str:
+        return f"{machine['cpu']} ({machine['cpu_capability']}, {machine['device']}, torch {machine['torch']})"
+
+    if recorded is None:
+        return f"rerun on {named(rerun)}; the record names no machine (made before runs recorded one)"
+    same = all(recorded.get(key) == rerun.get(key) for key in ("cpu", "cpu_capability", "device", "torch"))
+    return (f"recorded on {named(recorded)}, rerun on " + ("the same kind" if same else
+            f"{named(rerun)}: across CPU kinds or torch versions numbers may differ in the last bits, "
+            "and the difference grows over training"))
 
 
 def print_comparison(lines: list[dict], console: Console) -> None:

@@ -48,6 +48,8 @@ def study_json(study: str, dataset: str, budget: str, baseline: str, arms: dict[
                 row["fold"] = run["fold"]
             row.update(config=entry["config"], config_sha256=run["config_sha256"], commit=run["commit"],
                        epochs=run["epochs"], train_minutes=run["train_minutes"], metrics=run_metrics(run))
+            if "machine" in run:  # runs made before machines were recorded have none
+                row["machine"] = run["machine"]
             runs.append(row)
     return {"study": study, "dataset": dataset, "budget": budget, "baseline": baseline, "runs": runs,
             "summary": summarise(runs, baseline)}
@@ -144,7 +146,25 @@ def study_markdown(data: dict) -> str:
         for arm, f in by_fold.items():
             per_fold = ", ".join(f"{v * 100:+.2f}" for v in f["values"])
             lines.append(f"| {arm} | {f['n']} | {per_fold} | {_fmt_diff(f)} | {f['ahead']} / {f['behind']} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _machine_lines(data["runs"])) + "\n"
+
+
+def _machine_lines(runs: list[dict]) -> list[str]:
+    """Which machine made which runs: minutes compare only within one, bits reproduce only on one kind."""
+    if not any("machine" in row for row in runs):
+        return []
+    made_on: dict[str, dict[str, set]] = {}
+    for row in runs:
+        m = row.get("machine")
+        name = (f"{m['cpu']} ({m['cpu_capability']}, {m['device']}, {m['threads']} threads, torch {m['torch']})"
+                if m else "not recorded (runs made before run.json named its machine)")
+        made_on.setdefault(name, {}).setdefault(row["arm"], set()).add(row["seed"])
+    lines = ["", "Machines (train minutes compare only within one; numbers reproduce bit for bit on the "
+             "CPU kind that made them):", ""]
+    for name, arms in made_on.items():
+        seeds = "; ".join(f"{arm} seeds {', '.join(map(str, sorted(found)))}" for arm, found in arms.items())
+        lines.append(f"- {name}: {seeds}")
+    return lines
 
 
 def _fmt_diff(stats: dict) -> str:

@@ -3,12 +3,14 @@ are marked, and skipped where those are absent."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from fer_graph.errors import ConfigError
 from fer_graph.models import CSGBSBFLoss, create_model
-from fer_graph.models.devices import autocast, resolve_device
+from fer_graph.models.devices import autocast, machine_record, resolve_device
 from model_helpers import TINY
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -85,3 +87,14 @@ def test_bf16_support_is_read_from_the_cpu_flags() -> None:
     assert cpu_has_bf16(amx) is True
     assert cpu_has_bf16(zen1) is False
     assert cpu_has_bf16("model name : unknown\n") is None
+
+
+def test_machine_record_names_the_cpu_its_instruction_set_and_the_device() -> None:
+    zen = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu avx2 fma\n"
+    record = machine_record(torch.device("cpu"), zen)
+    assert record["cpu"] == "AMD EPYC 7B13" and record["cpu_bf16"] is False
+    assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert record["threads"] == torch.get_num_threads() and record["torch"] == torch.__version__
+    assert record["device"] == "cpu"
+    # the record goes into run.json as it is
+    assert json.loads(json.dumps(record)) == record

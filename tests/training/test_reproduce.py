@@ -37,7 +37,10 @@ def test_a_recorded_run_trained_again_gives_its_numbers(arms, shared_data, tmp_p
     assert (rerun_dir / "log.csv").is_file()  # trained, not copied from the study's folder
     assert rerun["test"]["accuracy"] == recorded["metrics"]["test_accuracy"]
     assert rerun["test"]["graph_shuffle_changed"] == recorded["metrics"]["graph_shuffle_changed"]
-    assert "paper seed 0 reproduces its recorded numbers" in capsys.readouterr().out
+    assert rerun["machine"] == recorded["machine"]  # the same process made both
+    shown = capsys.readouterr().out
+    assert f"recorded on {recorded['machine']['cpu']}" in shown and "rerun on the same kind" in shown
+    assert "paper seed 0 reproduces its recorded numbers" in shown
 
     assert reproduce([str(study_json), "--arm", "paper", "--seed", "0", "--runs-dir", str(again), *sets]) == 2
     assert "already holds a finished run" in capsys.readouterr().out
@@ -87,3 +90,13 @@ def test_each_fold_is_compared_with_its_own_record_and_a_missing_metric_shows() 
     print_comparison(list(lines.values()), console)
     shown = console.export_text()
     assert "75.0000" in shown and "+5.0000" in shown and "missing" in shown and "+1 " in shown
+
+
+def test_the_machine_note_says_when_record_and_rerun_ran_on_different_kinds() -> None:
+    from fer_graph.training.reproduce import machine_note
+
+    amx = {"cpu": "Intel Xeon", "cpu_capability": "AVX512", "device": "cpu", "torch": "2.14.1"}
+    zen = {**amx, "cpu": "AMD EPYC", "cpu_capability": "AVX2"}
+    assert machine_note(amx, dict(amx)).endswith("rerun on the same kind")
+    assert "rerun on AMD EPYC (AVX2, cpu, torch 2.14.1): across CPU kinds" in machine_note(amx, zen)
+    assert "the record names no machine" in machine_note(None, zen)

@@ -41,6 +41,7 @@ def test_comparison_table_matches_the_run_folders(arms, shared_data, tmp_path) -
         assert row["config_sha256"] == run["config_sha256"] and len(row["config_sha256"]) == 64
         assert row["epochs"] == 1 and "fold" not in row
         assert row["config"].endswith(f"{row['arm']}.yaml")
+        assert row["machine"] == run["machine"] and run["machine"]["device"] == "cpu"
 
     for arm in ("paper", "concat"):
         accs = [on_disk[arm, s]["test"]["accuracy"] for s in (0, 1)]

@@ -30,12 +30,28 @@ def test_k_fold_differences_are_averaged_over_seeds_per_fold() -> None:
 
 def test_k_fold_table_is_written_only_for_k_fold_studies() -> None:
     folds = [row("a", 0, 0.5, "f0"), row("a", 0, 0.6, "f1"), row("b", 0, 0.7, "f0"), row("b", 0, 0.6, "f1")]
-    data = {"study": "s", "dataset": "ckplus48", "budget": "full", "baseline": "a",
+    data = {"study": "s", "dataset": "ckplus48", "budget": "full", "baseline": "a", "runs": folds,
             "summary": summarise(folds, "a")}
     assert "| b | 2 | +20.00, +0.00 | +10.00 ± 14.14 | 1 / 0 |" in study_markdown(data)
 
     single = [row("a", 0, 0.5), row("a", 1, 0.6), row("b", 0, 0.7), row("b", 1, 0.6)]
     summary = summarise(single, "a")
     assert "test_accuracy_by_fold" not in summary["b"]["paired"]
-    data.update(summary=summary)
+    data.update(runs=single, summary=summary)
     assert "Per fold" not in study_markdown(data)
+
+
+def test_the_report_says_which_machine_made_which_runs() -> None:
+    runs = [row("a", 0, 0.5), row("a", 1, 0.6), row("b", 0, 0.7), row("b", 1, 0.6)]
+    data = {"study": "s", "dataset": "fer2013", "budget": "full", "baseline": "a", "runs": runs,
+            "summary": summarise(runs, "a")}
+    assert "Machines" not in study_markdown(data)  # none recorded: nothing to say
+    zen = {"cpu": "AMD EPYC", "cpu_capability": "AVX2", "cpu_bf16": False, "threads": 2, "torch": "2.14.1",
+           "device": "cpu"}
+    for run in runs[1:]:
+        run["machine"] = zen
+    runs[3]["machine"] = {**zen, "cpu": "Intel Xeon", "cpu_capability": "AVX512"}
+    table = study_markdown(data)
+    assert "- not recorded (runs made before run.json named its machine): a seeds 0\n" in table
+    assert "- AMD EPYC (AVX2, cpu, 2 threads, torch 2.14.1): a seeds 1; b seeds 0\n" in table
+    assert "- Intel Xeon (AVX512, cpu, 2 threads, torch 2.14.1): b seeds 1\n" in table
