@@ -142,11 +142,11 @@ def study_plan(paths: Sequence[str | Path], seeds: Sequence[int], runs_dir: str 
     """What is left of a study, per (arm, seed), read from its run folders (nothing is trained).
 
     Returns:
-        One row per (arm, seed): ``arm``, ``seed``, ``folds`` (expected; None where only the
-        data can tell), ``finished`` (runs with this config's run.json), ``epochs_done`` and
-        ``epochs_left`` (over its unfinished folds; None with unknown folds), and ``minutes_left``:
-        epochs left at this arm's mean logged epoch time (training + validation; None before
-        any epoch is logged).
+        One row per (arm, seed): ``arm``, ``seed``, ``amp`` (``train.amp``), ``folds``
+        (expected; None where only the data can tell), ``finished`` (runs with this config's
+        run.json), ``epochs_done`` and ``epochs_left`` (over its unfinished folds; None with
+        unknown folds), and ``minutes_left``: epochs left at this arm's mean logged epoch time
+        (training + validation; None before any epoch is logged).
     """
     rows = []
     for name, path in zip(check_arms(paths, None), paths):
@@ -165,8 +165,8 @@ def study_plan(paths: Sequence[str | Path], seeds: Sequence[int], runs_dir: str 
                 else:
                     started += len(logged.get(run_dir, []))
             left = None if folds is None else (folds - finished) * epochs - started
-            rows.append({"arm": name, "seed": seed, "folds": folds, "finished": finished,
-                         "epochs_done": finished * epochs + started, "epochs_left": left,
+            rows.append({"arm": name, "seed": seed, "amp": config["train"]["amp"], "folds": folds,
+                         "finished": finished, "epochs_done": finished * epochs + started, "epochs_left": left,
                          "minutes_left": None if left is None or pace is None else left * pace / 60})
     return rows
 

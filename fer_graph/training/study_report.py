@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from fer_graph.models.devices import cpu_has_bf16
 from fer_graph.training.metrics import summarize
 from fer_graph.training.plots import plot_arm_comparison
 
@@ -188,8 +189,12 @@ def write_study_report(data: dict, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
-def print_plan(rows: list[dict], console: Console) -> None:
-    """A study's plan (study.study_plan) as a table, then the estimated minutes in all."""
+def print_plan(rows: list[dict], console: Console, native_bf16: bool | None = None) -> None:
+    """A study's plan (study.study_plan) as a table, then the estimated minutes in all.
+
+    Arms left to train in bf16 get a warning where this CPU (``native_bf16``; None: read from
+    this machine) emulates bf16: their logged pace does not hold here.
+    """
     table = Table(title="what is left (minutes at each arm's logged pace, training and validation)")
     for column in ("arm", "seed", "folds finished", "epochs done", "epochs left", "minutes left"):
         table.add_column(column, justify="left" if column == "arm" else "right")
@@ -202,6 +207,10 @@ def print_plan(rows: list[dict], console: Console) -> None:
     total = sum(row["minutes_left"] or 0 for row in rows)
     console.print(f"about {total:.0f} minutes left"
                   + (f", not counting {unknown} (config, seed) pairs of unknown pace" if unknown else ""))
+    emulated = sorted({row["arm"] for row in rows if row["amp"] == "bf16" and row["epochs_left"] != 0})
+    if emulated and (cpu_has_bf16() if native_bf16 is None else native_bf16) is False:
+        console.print(f"{', '.join(emulated)}: train.amp bf16, and this CPU has no native bf16 (AVX512-BF16 "
+                      "or AMX), so these arms will run many times slower than their logged pace", style="bold yellow")
 
 
 def _or_unknown(value, form: str) -> str:

@@ -16,7 +16,7 @@ from fer_graph.training.config_files import load_yaml
 from fer_graph.training.provenance import REPO_ROOT
 from fer_graph.training.study import (archive_runs, check_arms, restore_from_study_json, restore_runs,
                                       run_study, study_plan)
-from fer_graph.training.study_report import study_json, study_markdown, write_study_report
+from fer_graph.training.study_report import print_plan, study_json, study_markdown, write_study_report
 
 from training_helpers import study_overrides
 
@@ -209,8 +209,8 @@ def test_plan_counts_what_is_left_at_the_logged_pace(arms, shared_data, tmp_path
     assert rows[0]["minutes_left"] == 0 and rows[0]["folds"] == 1
 
     kfold = study_plan(arms[:1], [0], runs_dir, "k", [*overrides, "data.protocol={name: subject_kfold, folds: 4}"])
-    assert kfold == [{"arm": "paper", "seed": 0, "folds": 4, "finished": 0, "epochs_done": 0, "epochs_left": 8,
-                      "minutes_left": None}]
+    assert kfold == [{"arm": "paper", "seed": 0, "amp": False, "folds": 4, "finished": 0, "epochs_done": 0,
+                      "epochs_left": 8, "minutes_left": None}]
 
     from experiments.compare import main
 
@@ -219,3 +219,21 @@ def test_plan_counts_what_is_left_at_the_logged_pace(arms, shared_data, tmp_path
                  "--out", str(tmp_path / "out"), "--plan", *sets]) == 0
     assert f"about {3 * np.mean(logged) / 60:.0f} minutes left\n" in capsys.readouterr().out
     assert not (tmp_path / "out").exists()
+
+
+def test_plan_warns_where_arms_left_in_bf16_meet_a_cpu_that_emulates_it() -> None:
+    rows = [{"arm": "fast", "seed": 0, "amp": "bf16", "folds": 1, "finished": 1, "epochs_done": 3,
+             "epochs_left": 0, "minutes_left": 0.0},
+            {"arm": "slow", "seed": 0, "amp": "bf16", "folds": 1, "finished": 0, "epochs_done": 0,
+             "epochs_left": 3, "minutes_left": 6.0},
+            {"arm": "fp32", "seed": 0, "amp": False, "folds": 1, "finished": 0, "epochs_done": 0,
+             "epochs_left": 3, "minutes_left": 6.0}]
+    shown = []
+    for native in (False, True):
+        console = Console(record=True, width=200)
+        print_plan(rows, console, native_bf16=native)
+        shown.append(console.export_text())
+    assert "about 12 minutes left" in shown[0]
+    assert "slow: train.amp bf16, and this CPU has no native bf16" in shown[0]
+    assert "fast" not in shown[0].split("minutes left")[1] and "fp32:" not in shown[0]
+    assert "no native bf16" not in shown[1]
