@@ -62,6 +62,7 @@ def machine_record(device: torch.device, cpuinfo: str | None = None) -> dict:
     Recorded runs reproduce bit for bit on the CPU kind that made them, not across kinds
     (``docs/results/reproductions.md``), and minutes vary several-fold between kinds.
     """
+    cpuinfo = _read_cpuinfo() if cpuinfo is None else cpuinfo
     record = {
         "cpu": _cpu_field("model name", cpuinfo) or platform.processor() or "unknown",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -75,15 +76,24 @@ def machine_record(device: torch.device, cpuinfo: str | None = None) -> dict:
     return record
 
 
+def describe_machine(machine: dict) -> str:
+    """One line for a ``machine_record``: CPU model, then instruction set, device, threads, torch."""
+    return (f"{machine['cpu']} ({machine['cpu_capability']}, {machine['device']}, {machine['threads']} threads, "
+            f"torch {machine['torch']})")
+
+
+def _read_cpuinfo() -> str:
+    """/proc/cpuinfo, '' where there is none."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
 def _cpu_field(name: str, cpuinfo: str | None = None) -> str:
     """The first value of ``name`` in /proc/cpuinfo (or the text given), '' where absent."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo") as fh:
-                cpuinfo = fh.read()
-        except OSError:
-            return ""
-    for line in cpuinfo.splitlines():
+    for line in (_read_cpuinfo() if cpuinfo is None else cpuinfo).splitlines():
         key, _, value = line.partition(":")
         if key.strip() == name:
             return value.strip()

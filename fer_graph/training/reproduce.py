@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from fer_graph.errors import ConfigError
+from fer_graph.models.devices import describe_machine
 from fer_graph.training.experiment import experiment_dir, run_experiment
 from fer_graph.training.provenance import REPO_ROOT, config_sha256
 from fer_graph.training.study import arm_config, finished_runs
-from fer_graph.training.study_report import PERCENT, TITLES, run_metrics
+from fer_graph.training.study_report import PERCENT, TITLES, run_metrics, seeds_by_arm
 
 
 def recorded_runs(study: dict, arm: str, seed: int, source: str = "the study JSON") -> list[dict]:
@@ -30,11 +31,8 @@ def recorded_runs(study: dict, arm: str, seed: int, source: str = "the study JSO
     """
     rows = [row for row in study["runs"] if row["arm"] == arm and row["seed"] == seed]
     if not rows:
-        held: dict[str, set[int]] = {}
-        for row in study["runs"]:
-            held.setdefault(row["arm"], set()).add(row["seed"])
-        listing = "; ".join(f"{name} seeds {', '.join(map(str, sorted(s)))}" for name, s in held.items())
-        raise ConfigError(f"{source} holds no run of arm {arm!r} with seed {seed} (it holds: {listing})")
+        raise ConfigError(f"{source} holds no run of arm {arm!r} with seed {seed} "
+                          f"(it holds: {seeds_by_arm(study['runs'])})")
     return rows
 
 
@@ -98,17 +96,14 @@ def reproduce_run(study_json: str | Path, arm: str, seed: int, runs_dir: str | P
     return compare_with_record(rows, reruns)
 
 
-def machine_note(recorded: dict | None, rerun: dict | None) -> str:
+def machine_note(recorded: dict | None, rerun: dict) -> str:
     """Where the record and the rerun were made: bits are expected to match on one CPU kind only."""
-    def named(machine: dict) -> str:
-        return f"{machine['cpu']} ({machine['cpu_capability']}, {machine['device']}, torch {machine['torch']})"
-
     if recorded is None:
-        return f"rerun on {named(rerun)}; the record names no machine (made before runs recorded one)"
+        return f"rerun on {describe_machine(rerun)}; the record names no machine (made before runs recorded one)"
     same = all(recorded.get(key) == rerun.get(key) for key in ("cpu", "cpu_capability", "device", "torch"))
-    return (f"recorded on {named(recorded)}, rerun on " + ("the same kind" if same else
-            f"{named(rerun)}: across CPU kinds or torch versions numbers may differ in the last bits, "
-            "and the difference grows over training"))
+    return (f"recorded on {describe_machine(recorded)}, rerun on " + ("the same kind" if same else
+            f"{describe_machine(rerun)}: across CPU kinds or torch versions numbers may differ in the last "
+            "bits, and the difference grows over training"))
 
 
 def print_comparison(lines: list[dict], console: Console) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fer_graph.models.devices import cpu_has_bf16
+from fer_graph.models.devices import cpu_has_bf16, describe_machine
 from fer_graph.training.metrics import summarize
 from fer_graph.training.plots import plot_arm_comparison
 
@@ -154,18 +154,22 @@ def _machine_lines(runs: list[dict]) -> list[str]:
     """Which machine made which runs: minutes compare only within one, bits reproduce only on one kind."""
     if not any("machine" in row for row in runs):
         return []
-    made_on: dict[str, dict[str, set]] = {}
+    made_on: dict[str, list[dict]] = {}
     for row in runs:
-        m = row.get("machine")
-        name = (f"{m['cpu']} ({m['cpu_capability']}, {m['device']}, {m['threads']} threads, torch {m['torch']})"
-                if m else "not recorded (runs made before run.json named its machine)")
-        made_on.setdefault(name, {}).setdefault(row["arm"], set()).add(row["seed"])
+        name = (describe_machine(row["machine"]) if "machine" in row
+                else "not recorded (runs made before run.json named its machine)")
+        made_on.setdefault(name, []).append(row)
     lines = ["", "Machines (train minutes compare only within one; numbers reproduce bit for bit on the "
              "CPU kind that made them):", ""]
-    for name, arms in made_on.items():
-        seeds = "; ".join(f"{arm} seeds {', '.join(map(str, sorted(found)))}" for arm, found in arms.items())
-        lines.append(f"- {name}: {seeds}")
-    return lines
+    return lines + [f"- {name}: {seeds_by_arm(rows)}" for name, rows in made_on.items()]
+
+
+def seeds_by_arm(rows: list[dict]) -> str:
+    """The (arm, seed) pairs of study rows as text: ``a seeds 0, 1; b seeds 2``."""
+    held: dict[str, set[int]] = {}
+    for row in rows:
+        held.setdefault(row["arm"], set()).add(row["seed"])
+    return "; ".join(f"{arm} seeds {', '.join(map(str, sorted(seeds)))}" for arm, seeds in held.items())
 
 
 def _fmt_diff(stats: dict) -> str:

@@ -95,8 +95,8 @@ def test_each_fold_is_compared_with_its_own_record_and_a_missing_metric_shows() 
 def test_the_machine_note_says_when_record_and_rerun_ran_on_different_kinds() -> None:
     from fer_graph.training.reproduce import machine_note
 
-    amx = {"cpu": "Intel Xeon", "cpu_capability": "AVX512", "device": "cpu", "torch": "2.14.1"}
+    amx = {"cpu": "Intel Xeon", "cpu_capability": "AVX512", "device": "cpu", "threads": 2, "torch": "2.14.1"}
     zen = {**amx, "cpu": "AMD EPYC", "cpu_capability": "AVX2"}
     assert machine_note(amx, dict(amx)).endswith("rerun on the same kind")
-    assert "rerun on AMD EPYC (AVX2, cpu, torch 2.14.1): across CPU kinds" in machine_note(amx, zen)
+    assert "rerun on AMD EPYC (AVX2, cpu, 2 threads, torch 2.14.1): across CPU kinds" in machine_note(amx, zen)
     assert "the record names no machine" in machine_note(None, zen)
