@@ -197,7 +197,7 @@ def print_plan(rows: list[dict], console: Console, native_bf16: bool | None = No
     """A study's plan (study.study_plan) as a table, then the estimated minutes in all.
 
     Arms left to train in bf16 get a warning where this CPU (``native_bf16``; None: read from
-    this machine) emulates bf16: their logged pace does not hold here.
+    this machine) has no native bf16: their logged pace does not hold here.
     """
     table = Table(title="what is left (minutes at each arm's logged pace, training and validation)")
     for column in ("arm", "seed", "folds finished", "epochs done", "epochs left", "minutes left"):
@@ -214,7 +214,9 @@ def print_plan(rows: list[dict], console: Console, native_bf16: bool | None = No
     emulated = sorted({row["arm"] for row in rows if row["amp"] == "bf16" and row["epochs_left"] != 0})
     if emulated and (cpu_has_bf16() if native_bf16 is None else native_bf16) is False:
         console.print(f"{', '.join(emulated)}: train.amp bf16, and this CPU has no native bf16 (AVX512-BF16 "
-                      "or AMX), so these arms will run many times slower than their logged pace", style="bold yellow")
+                      "or AMX): their convolutions run in fp32 here, so a pace logged on a CPU with native bf16 "
+                      "does not hold (a fervgg_base step: 0.32 s on an AVX-512 EPYC, 1.21 s on an AVX2 one)",
+                      style="bold yellow")
 
 
 def _or_unknown(value, form: str) -> str:

@@ -10,7 +10,7 @@ import torch
 
 from fer_graph.errors import ConfigError
 from fer_graph.models import CSGBSBFLoss, create_model
-from fer_graph.models.devices import autocast, machine_record, resolve_device
+from fer_graph.models.devices import RoundedConvolutions, autocast, machine_record, resolve_device
 from model_helpers import TINY
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -93,8 +93,55 @@ def test_machine_record_names_the_cpu_its_instruction_set_and_the_device() -> No
     zen = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu avx2 fma\n"
     record = machine_record(torch.device("cpu"), zen)
     assert record["cpu"] == "AMD EPYC 7B13" and record["cpu_bf16"] is False
+    assert record["cpu_bf16_convolution"] == "rounded_fp32"
     assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["threads"] == torch.get_num_threads() and record["torch"] == torch.__version__
     assert record["device"] == "cpu"
     # the record goes into run.json as it is
     assert json.loads(json.dumps(record)) == record
+
+
+def _within_one_bf16_step(actual: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Every element of ``actual`` is ``expected`` or one bf16 rounding step from it."""
+    step = torch.finfo(torch.bfloat16).eps * expected.float().abs().clamp_min(1e-30)
+    return bool(((actual.float() - expected.float()).abs() <= step).all())
+
+
+def test_bf16_without_native_support_rounds_convolution_operands_and_results_as_a_native_one() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 9, 9)
+    weight = torch.randn(6, 2, 3, 3, requires_grad=True)
+    bias = torch.randn(6, requires_grad=True)
+    upstream = torch.randn(3, 6, 5, 5)
+    with autocast(torch.device("cpu"), "bf16", native_bf16=False):
+        out = torch.nn.functional.conv2d(x, weight, bias, stride=2, padding=1, groups=2)
+    assert out.dtype == torch.bfloat16
+    (out.float() * upstream).sum().backward()
+
+    # independent: float64 on the bf16-rounded operands, each result rounded once to bf16
+    def rounded(t: torch.Tensor) -> torch.Tensor:
+        return t.detach().to(torch.bfloat16).double().requires_grad_()
+
+    x64, w64, b64 = rounded(x), rounded(weight), rounded(bias)
+    ref = torch.nn.functional.conv2d(x64, w64, b64, stride=2, padding=1, groups=2)
+    (ref * upstream.to(torch.bfloat16).double()).sum().backward()
+    assert _within_one_bf16_step(out, ref.to(torch.bfloat16))
+    # the weight gradient comes back in float32, rounded to bf16 as autocast's cast does
+    assert weight.grad.dtype == torch.float32
+    assert torch.equal(weight.grad, weight.grad.to(torch.bfloat16).float())
+    assert _within_one_bf16_step(weight.grad, w64.grad.to(torch.bfloat16))
+    assert _within_one_bf16_step(bias.grad, b64.grad.to(torch.bfloat16))
+
+
+def test_rounded_convolutions_only_where_bf16_autocast_meets_a_cpu_without_it() -> None:
+    conv = torch.nn.Conv2d(2, 3, 3)
+    x = torch.randn(1, 2, 6, 6)
+    cpu = torch.device("cpu")
+    with autocast(cpu, "bf16", native_bf16=False):
+        assert conv(x).dtype == torch.bfloat16
+        with torch.autocast("cpu", enabled=False):  # a region that asks for float32 keeps it
+            assert torch.equal(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias))
+    assert isinstance(autocast(cpu, "bf16", native_bf16=True), torch.autocast)
+    assert isinstance(autocast(cpu, "fp16", native_bf16=False), torch.autocast)
+    with RoundedConvolutions():  # without autocast it changes nothing
+        assert torch.equal(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias))
