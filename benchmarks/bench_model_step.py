@@ -15,6 +15,7 @@ Without it, ``--configs`` lists backbone:img_size pairs run with Adam and no aut
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_model_step.py [--steps 10] [--threads 2]
     HF_HUB_OFFLINE=1 python benchmarks/bench_model_step.py --config experiments/configs/fer2013_cpu.yaml --batch 64
+    HF_HUB_OFFLINE=1 python benchmarks/bench_model_step.py --config CONFIG --bf16-products torch  # the fallback
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from fer_graph.training.config import load_config
 from fer_graph.training.experiment import build_model_and_loss
 from fer_graph.training.trainer import build_optimizer
 
+# --bf16-products -> autocast's native_bf16: None asks this CPU
+NATIVE_BF16 = {"auto": None, "torch": True, "rounded_fp32": False}
 FER2013_TEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "fer2013" / "test"
 
 
@@ -129,8 +132,10 @@ def bench(
     report(models, times, steps)
 
 
-def bench_config(path: str, steps: int, batch: int, overrides: list[str]) -> None:
-    """The trainer's step (autocast, channels-last, optimiser, clipping) for both models of a config."""
+def bench_config(path: str, steps: int, batch: int, overrides: list[str], bf16_products: str = "auto") -> None:
+    """The trainer's step (autocast, channels-last, optimiser, clipping) for both models of a config;
+    ``bf16_products`` forces torch's own bf16 kernels or ``RoundedProducts`` (``auto``:
+    what this CPU gets)."""
     config = load_config(path, overrides)
     train, data = config["train"], config["data"]
     torch.manual_seed(0)
@@ -151,7 +156,7 @@ def bench_config(path: str, steps: int, batch: int, overrides: list[str]) -> Non
 
     def step_of(name: str) -> Callable[[], None]:
         def step() -> None:
-            with autocast(device, train["amp"]):
+            with autocast(device, train["amp"], native_bf16=NATIVE_BF16[bf16_products]):
                 total, _ = losses[name](models[name](images, graphs), targets)
             optims[name].zero_grad(set_to_none=True)
             total.backward()
@@ -161,7 +166,8 @@ def bench_config(path: str, steps: int, batch: int, overrides: list[str]) -> Non
         return step
 
     times = alternate({name: step_of(name) for name in models}, steps)
-    print(f"\n{path} {' '.join(overrides)}: batch {batch}, amp {train['amp']}, channels_last "
+    print(f"\n{path} {' '.join(overrides)}: batch {batch}, amp {train['amp']} (bf16 products: "
+          f"{bf16_products}), channels_last "
           f"{train['channels_last']}, {train['optimizer']}, graphs: {source}, {graphs.num_nodes} nodes, "
           f"{graphs.edge_index.shape[1]} directed edges")
     report(models, times, steps, label=Path(path).stem)
@@ -185,13 +191,16 @@ def main() -> None:
         help="comma-separated backbone:img_size pairs",
     )
     parser.add_argument("--config", default=None, help="an experiment config: time its training step")
+    parser.add_argument("--bf16-products", default="auto", choices=tuple(NATIVE_BF16),
+                        help="with --config under bf16: torch's own kernels for convolutions and matrix products, or fp32 on rounded "
+                             "operands (RoundedProducts; what a CPU without native bf16 gets by default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a dotted override of --config (repeatable), e.g. model.graph_backend=torch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads")
     if args.config is not None:
-        bench_config(args.config, args.steps, args.batch, args.set)
+        bench_config(args.config, args.steps, args.batch, args.set, args.bf16_products)
         return
     overrides = {"graph_backend": args.backend}
     if args.sren_hidden is not None:

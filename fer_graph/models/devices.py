@@ -41,7 +41,7 @@ def autocast(device: torch.device, amp: bool | str, native_bf16: bool | None = N
     """bf16 (``amp: bf16``) or fp16 (any other true value) autocast on ``device``, or a no-op.
 
     bf16 on a CPU without native bf16 (``native_bf16``, by default ``cpu_has_bf16()``, False)
-    also computes convolutions as ``RoundedConvolutions`` does.
+    also computes convolutions and matrix products as ``RoundedProducts`` does.
     """
     if not amp:
         return contextlib.nullcontext()
@@ -52,43 +52,61 @@ def autocast(device: torch.device, amp: bool | str, native_bf16: bool | None = N
         return cast
     stack = contextlib.ExitStack()
     stack.enter_context(cast)
-    stack.enter_context(RoundedConvolutions())
+    stack.enter_context(RoundedProducts())
     return stack
 
 
-class RoundedConvolutions(TorchFunctionMode):
-    """Under CPU bf16 autocast, each convolution runs in fp32 on its operands rounded to bf16,
-    and its output is rounded to bf16.
+class RoundedProducts(TorchFunctionMode):
+    """Under CPU bf16 autocast, each convolution and matrix product runs in fp32 on its
+    operands rounded to bf16, and its result is rounded to bf16.
 
-    That is what a native bf16 convolution computes (bf16 operands, fp32 sums, a bf16 result),
-    up to the order of the sums, and the gradients are rounded at the same places (the casts'
-    backward). Without AVX512-BF16 or AMX, torch runs bf16 convolutions on its unvectorised
-    fallback: measured on an AVX2-only EPYC, a fervgg_base step (batch 64) took 17.4 s in bf16
-    against 1.0 s in fp32, 99.6% of it in that fallback.
+    That is what a native bf16 kernel computes (bf16 operands, fp32 sums, a bf16 result), up
+    to the order of the sums, and the gradients are rounded at the same places (the casts'
+    backward). Without AVX512-BF16 or AMX, torch runs these in bf16 on slow fallbacks: on an
+    AVX2-only EPYC a fervgg_base step (batch 64) took 17.4 s in bf16 against 1.0 s in fp32,
+    99.6% of it in the convolution fallback, and the full model's matrix products 132 ms
+    against 6 ms.
     """
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func not in _CONVOLUTIONS or not _bf16_autocast_on():
+        if func not in _PRODUCTS or not _bf16_autocast_on():
             return func(*args, **kwargs)
-        operands = [v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor)]
-        if any(v.dtype not in (torch.float32, torch.bfloat16) for v in operands):
+        operands = [t for v in (*args, *kwargs.values()) for t in _tensors(v)]
+        if any(t.dtype not in (torch.float32, torch.bfloat16) for t in operands):
             return func(*args, **kwargs)
         with torch.autocast("cpu", enabled=False):
             out = func(*map(_rounded, args), **{k: _rounded(v) for k, v in kwargs.items()})
         return out.to(torch.bfloat16)
 
 
-_CONVOLUTIONS = frozenset((torch.conv1d, torch.conv2d, torch.conv3d))
+# what CPU autocast runs in bf16 and the models call: convolutions, linear layers, matrix
+# products, and einsum (whose inner bmm autocast lowers)
+_PRODUCTS = frozenset((
+    torch.conv1d, torch.conv2d, torch.conv3d, torch.nn.functional.linear, torch.einsum,
+    torch.matmul, torch.mm, torch.bmm, torch.addmm, torch.baddbmm, torch.addbmm,
+    torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.mm, torch.Tensor.bmm,
+    torch.Tensor.addmm, torch.Tensor.baddbmm,
+))
 
 
 def _bf16_autocast_on() -> bool:
     return torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
+def _tensors(value) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    return [v for v in value if isinstance(v, torch.Tensor)] if isinstance(value, (list, tuple)) else []
+
+
 def _rounded(value):
-    """A float tensor rounded to bf16 and held in fp32 (anything else as it is)."""
-    return value.to(torch.bfloat16).float() if isinstance(value, torch.Tensor) else value
+    """A tensor (or the tensors of a list, as einsum takes them) rounded to bf16 and held in fp32."""
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.bfloat16).float()
+    if isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in value):
+        return type(value)(_rounded(v) for v in value)
+    return value
 
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -97,7 +115,7 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); None where unknown.
 
-    Without those units, ``autocast`` computes bf16 convolutions in fp32 (``RoundedConvolutions``).
+    Without those units, ``autocast`` computes bf16 products in fp32 (``RoundedProducts``).
     """
     flags = set(_cpu_field("flags", cpuinfo).split())
     return any(flag in flags for flag in BF16_CPU_FLAGS) if flags else None
@@ -122,8 +140,8 @@ def machine_record(device: torch.device, cpuinfo: str | None = None) -> dict:
         "cpu": _cpu_field("model name", cpuinfo) or platform.processor() or "unknown",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_bf16": native_bf16,
-        # how `autocast` runs bf16 convolutions here: RoundedConvolutions, or torch's own kernels
-        "cpu_bf16_convolution": "rounded_fp32" if native_bf16 is False else "torch",
+        # how `autocast` runs bf16 convolutions and matrix products here: RoundedProducts, or torch's kernels
+        "cpu_bf16_products": "rounded_fp32" if native_bf16 is False else "torch",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "device": str(device),

@@ -149,8 +149,8 @@ class Trainer:
         self.device = device or resolve_device(self.train_cfg["device"])
         self.amp = self.train_cfg["amp"]
         if self.amp == "bf16" and self.device.type == "cpu" and cpu_has_bf16() is False:
-            self.console.print("train.amp: bf16 on a CPU without AVX512-BF16 or AMX: convolutions run in fp32 on "
-                               "bf16-rounded values (devices.RoundedConvolutions)", style="yellow")
+            self.console.print("train.amp: bf16 on a CPU without AVX512-BF16 or AMX: convolutions and matrix products "
+                               "run in fp32 on bf16-rounded values (devices.RoundedProducts)", style="yellow")
         self.model = model.to(self.device)
         if self.train_cfg["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)

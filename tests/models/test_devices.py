@@ -10,7 +10,7 @@ import torch
 
 from fer_graph.errors import ConfigError
 from fer_graph.models import CSGBSBFLoss, create_model
-from fer_graph.models.devices import RoundedConvolutions, autocast, machine_record, resolve_device
+from fer_graph.models.devices import RoundedProducts, autocast, machine_record, resolve_device
 from model_helpers import TINY
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -93,7 +93,7 @@ def test_machine_record_names_the_cpu_its_instruction_set_and_the_device() -> No
     zen = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu avx2 fma\n"
     record = machine_record(torch.device("cpu"), zen)
     assert record["cpu"] == "AMD EPYC 7B13" and record["cpu_bf16"] is False
-    assert record["cpu_bf16_convolution"] == "rounded_fp32"
+    assert record["cpu_bf16_products"] == "rounded_fp32"
     assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["threads"] == torch.get_num_threads() and record["torch"] == torch.__version__
     assert record["device"] == "cpu"
@@ -133,7 +133,33 @@ def test_bf16_without_native_support_rounds_convolution_operands_and_results_as_
     assert _within_one_bf16_step(bias.grad, b64.grad.to(torch.bfloat16))
 
 
-def test_rounded_convolutions_only_where_bf16_autocast_meets_a_cpu_without_it() -> None:
+PRODUCTS = {
+    "linear": (lambda a, b: torch.nn.functional.linear(a, b), (5, 7), (3, 7)),
+    "matmul": (lambda a, b: a @ b, (2, 5, 7), (7, 3)),
+    "bmm": (torch.bmm, (2, 5, 7), (2, 7, 3)),
+    "einsum": (lambda a, b: torch.einsum("bk,bks->bs", a, b), (4, 6), (4, 6, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCTS))
+def test_bf16_without_native_support_rounds_matrix_products_as_a_native_one(name: str) -> None:
+    product, shape_a, shape_b = PRODUCTS[name]
+    torch.manual_seed(1)
+    a, b = torch.randn(shape_a, requires_grad=True), torch.randn(shape_b, requires_grad=True)
+    with autocast(torch.device("cpu"), "bf16", native_bf16=False):
+        out = product(a, b)
+    assert out.dtype == torch.bfloat16
+    upstream = torch.randn(out.shape)
+    (out.float() * upstream).sum().backward()
+    a64, b64 = (t.detach().to(torch.bfloat16).double().requires_grad_() for t in (a, b))
+    ref = product(a64, b64)
+    (ref * upstream.to(torch.bfloat16).double()).sum().backward()
+    assert _within_one_bf16_step(out, ref.to(torch.bfloat16))
+    for grad, ref_grad in ((a.grad, a64.grad), (b.grad, b64.grad)):
+        assert grad.dtype == torch.float32 and _within_one_bf16_step(grad, ref_grad.to(torch.bfloat16))
+
+
+def test_rounded_products_only_where_bf16_autocast_meets_a_cpu_without_it() -> None:
     conv = torch.nn.Conv2d(2, 3, 3)
     x = torch.randn(1, 2, 6, 6)
     cpu = torch.device("cpu")
@@ -143,5 +169,5 @@ def test_rounded_convolutions_only_where_bf16_autocast_meets_a_cpu_without_it() 
             assert torch.equal(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias))
     assert isinstance(autocast(cpu, "bf16", native_bf16=True), torch.autocast)
     assert isinstance(autocast(cpu, "fp16", native_bf16=False), torch.autocast)
-    with RoundedConvolutions():  # without autocast it changes nothing
+    with RoundedProducts():  # without autocast it changes nothing
         assert torch.equal(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias))
