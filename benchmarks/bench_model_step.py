@@ -192,8 +192,9 @@ def main() -> None:
     )
     parser.add_argument("--config", default=None, help="an experiment config: time its training step")
     parser.add_argument("--bf16-products", default="auto", choices=tuple(NATIVE_BF16),
-                        help="with --config under bf16: torch's own kernels for convolutions and matrix products, or fp32 on rounded "
-                             "operands (RoundedProducts; what a CPU without native bf16 gets by default)")
+                        help="with --config under bf16: torch's own kernels for convolutions and matrix "
+                             "products, or fp32 on rounded operands (RoundedProducts; what a CPU without "
+                             "native bf16 gets by default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a dotted override of --config (repeatable), e.g. model.graph_backend=torch")
     args = parser.parse_args()

@@ -70,7 +70,7 @@ class RoundedProducts(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func not in _PRODUCTS or not _bf16_autocast_on():
+        if func not in _PRODUCTS or "out" in kwargs or not _bf16_autocast_on():
             return func(*args, **kwargs)
         operands = [t for v in (*args, *kwargs.values()) for t in _tensors(v)]
         if any(t.dtype not in (torch.float32, torch.bfloat16) for t in operands):
