@@ -40,14 +40,14 @@ def autocast(device: torch.device, amp: bool | str, native_bf16: bool | None = N
              ) -> contextlib.AbstractContextManager:
     """bf16 (``amp: bf16``) or fp16 (any other true value) autocast on ``device``, or a no-op.
 
-    bf16 on a CPU without native bf16 (``native_bf16``, by default ``cpu_has_bf16()``, False)
+    bf16 on a CPU without native bf16 (``native_bf16``, by default ``native_bf16_here()``, False)
     also computes convolutions and matrix products as ``RoundedProducts`` does.
     """
     if not amp:
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if amp == "bf16" else torch.float16
     cast = torch.autocast(device_type=device.type, dtype=dtype)
-    native = _cpu_has_bf16_here() if native_bf16 is None else native_bf16
+    native = native_bf16_here() if native_bf16 is None else native_bf16
     if dtype is not torch.bfloat16 or device.type != "cpu" or native is not False:
         return cast
     stack = contextlib.ExitStack()
@@ -122,7 +122,7 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
 
 
 @functools.cache
-def _cpu_has_bf16_here() -> bool | None:
+def native_bf16_here() -> bool | None:
     """``cpu_has_bf16()`` of this machine, read once (autocast is entered every step)."""
     return cpu_has_bf16()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fer_graph.models.devices import cpu_has_bf16, describe_machine
+from fer_graph.models.devices import describe_machine, native_bf16_here
 from fer_graph.training.metrics import summarize
 from fer_graph.training.plots import plot_arm_comparison
 
@@ -211,12 +211,12 @@ def print_plan(rows: list[dict], console: Console, native_bf16: bool | None = No
     total = sum(row["minutes_left"] or 0 for row in rows)
     console.print(f"about {total:.0f} minutes left"
                   + (f", not counting {unknown} (config, seed) pairs of unknown pace" if unknown else ""))
-    emulated = sorted({row["arm"] for row in rows if row["amp"] == "bf16" and row["epochs_left"] != 0})
-    if emulated and (cpu_has_bf16() if native_bf16 is None else native_bf16) is False:
-        console.print(f"{', '.join(emulated)}: train.amp bf16, and this CPU has no native bf16 (AVX512-BF16 "
-                      "or AMX): their convolutions and matrix products run in fp32 here, so a pace logged on a CPU with native bf16 "
-                      "does not hold (a fervgg_base step: 0.32 s on an AVX-512 EPYC, 1.21 s on an AVX2 one)",
-                      style="bold yellow")
+    bf16_arms = sorted({row["arm"] for row in rows if row["amp"] == "bf16" and row["epochs_left"] != 0})
+    if bf16_arms and (native_bf16_here() if native_bf16 is None else native_bf16) is False:
+        console.print(f"{', '.join(bf16_arms)}: train.amp bf16, and this CPU has no native bf16 (AVX512-BF16 "
+                      "or AMX): their convolutions and matrix products run in fp32 here, so a pace logged "
+                      "on a CPU with native bf16 does not hold (a fervgg_base step: 0.32 s on an AVX-512 "
+                      "EPYC, about 1.0 s on an AVX2 one)", style="bold yellow")
 
 
 def _or_unknown(value, form: str) -> str:

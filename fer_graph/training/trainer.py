@@ -19,7 +19,7 @@ from rich.console import Console
 
 from fer_graph.data.dataset import evaluation_collate
 from fer_graph.models.checkpoint import load_checkpoint, save_checkpoint
-from fer_graph.models.devices import autocast, cpu_has_bf16, resolve_device
+from fer_graph.models.devices import autocast, native_bf16_here, resolve_device
 from fer_graph.models.output import view_probabilities
 from fer_graph.training.checkpoint import capture_rng_state, restore_rng_state
 from fer_graph.training.logs import EpochLog, epoch_progress
@@ -148,7 +148,7 @@ class Trainer:
         self.console = console or Console()
         self.device = device or resolve_device(self.train_cfg["device"])
         self.amp = self.train_cfg["amp"]
-        if self.amp == "bf16" and self.device.type == "cpu" and cpu_has_bf16() is False:
+        if self.amp == "bf16" and self.device.type == "cpu" and native_bf16_here() is False:
             self.console.print("train.amp: bf16 on a CPU without AVX512-BF16 or AMX: convolutions and matrix products "
                                "run in fp32 on bf16-rounded values (devices.RoundedProducts)", style="yellow")
         self.model = model.to(self.device)
