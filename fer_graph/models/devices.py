@@ -143,7 +143,7 @@ def machine_record(device: torch.device, cpuinfo: str | None = None) -> dict:
         # how `autocast` runs bf16 convolutions and matrix products here: RoundedProducts, or torch's kernels
         "cpu_bf16_products": "rounded_fp32" if native_bf16 is False else "torch",
         "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # plain str: checkpoints hold no pickled objects
         "device": str(device),
     }
     if device.type == "cuda":

@@ -86,7 +86,8 @@ def fit_distributed(
         _fill_from(result.checkpoint, ckpt_dir)
     state = load_checkpoint(last)
     best = state["best"]
-    fit = FitResult(state["history"], best["epoch"], best, ckpt_dir / "best.pt", resumed)
+    fit = FitResult(state["history"], best["epoch"], best, ckpt_dir / "best.pt", resumed,
+                    machines=state.get("machines", []))
     return build_trainer(config, index, fold, seed, run_dir, console), fit
 
 

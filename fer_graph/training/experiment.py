@@ -170,6 +170,10 @@ def train_and_test(
         **run_provenance(config),
         "machine": machine_record(trainer.device),
     }
+    if len(fit.machines) > 1 or any(m["from_epoch"] != 1 for m in fit.machines):
+        # trained on more than one machine (a resume elsewhere), or resumed from a checkpoint
+        # that named none: bits then match no single CPU kind
+        run["machines"] = fit.machines
     (run_dir / "run.json").write_text(json.dumps(run, indent=2))
     return run
 

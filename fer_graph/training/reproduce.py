@@ -20,7 +20,7 @@ from fer_graph.models.devices import describe_machine
 from fer_graph.training.experiment import experiment_dir, run_experiment
 from fer_graph.training.provenance import REPO_ROOT, config_sha256
 from fer_graph.training.study import arm_config, finished_runs
-from fer_graph.training.study_report import PERCENT, TITLES, run_metrics, seeds_by_arm
+from fer_graph.training.study_report import PERCENT, TITLES, describe_segments, run_metrics, seeds_by_arm
 
 
 def recorded_runs(study: dict, arm: str, seed: int, source: str = "the study JSON") -> list[dict]:
@@ -92,12 +92,15 @@ def reproduce_run(study_json: str | Path, arm: str, seed: int, runs_dir: str | P
     config = reproduction_config(study, rows, seed, runs_dir, overrides)
     run_experiment(config, console, train_seeds=[seed])
     reruns = finished_runs(config)
-    console.print(machine_note(rows[0].get("machine"), reruns[0].get("machine")))
+    console.print(machine_note(rows[0].get("machine"), reruns[0].get("machine"), rows[0].get("machines")))
     return compare_with_record(rows, reruns)
 
 
-def machine_note(recorded: dict | None, rerun: dict) -> str:
+def machine_note(recorded: dict | None, rerun: dict, segments: list[dict] | None = None) -> str:
     """Where the record and the rerun were made: bits are expected to match on one CPU kind only."""
+    if segments:
+        return (f"rerun on {describe_machine(rerun)}; the record was {describe_segments(segments)}: "
+                "a run resumed on another CPU kind reproduces bit for bit on none")
     if recorded is None:
         return f"rerun on {describe_machine(rerun)}; the record names no machine (made before runs recorded one)"
     same = all(recorded.get(key) == rerun.get(key) for key in ("cpu", "cpu_capability", "device", "torch"))

@@ -249,8 +249,9 @@ def restore_from_study_json(study_json_path: str | Path, runs_dir: str | Path) -
                "best_val": {}, "test": {}, "test_evaluations": 1, "train_minutes": row["train_minutes"],
                "config_sha256": row["config_sha256"], "commit": row["commit"], "epochs": row["epochs"],
                "restored_from": _repo_relative(path)}
-        if "machine" in row:
-            run["machine"] = row["machine"]
+        for key in ("machine", "machines"):
+            if key in row:
+                run[key] = row[key]
         for name, value in row["metrics"].items():
             section, key = METRICS[name]
             run[section][key] = value

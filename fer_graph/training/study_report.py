@@ -51,6 +51,8 @@ def study_json(study: str, dataset: str, budget: str, baseline: str, arms: dict[
                        epochs=run["epochs"], train_minutes=run["train_minutes"], metrics=run_metrics(run))
             if "machine" in run:  # runs made before machines were recorded have none
                 row["machine"] = run["machine"]
+            if "machines" in run:  # trained on several machines (resumed elsewhere)
+                row["machines"] = run["machines"]
             runs.append(row)
     return {"study": study, "dataset": dataset, "budget": budget, "baseline": baseline, "runs": runs,
             "summary": summarise(runs, baseline)}
@@ -156,12 +158,21 @@ def _machine_lines(runs: list[dict]) -> list[str]:
         return []
     made_on: dict[str, list[dict]] = {}
     for row in runs:
-        name = (describe_machine(row["machine"]) if "machine" in row
+        name = (describe_segments(row["machines"]) if "machines" in row
+                else describe_machine(row["machine"]) if "machine" in row
                 else "not recorded (runs made before run.json named its machine)")
         made_on.setdefault(name, []).append(row)
     lines = ["", "Machines (train minutes compare only within one; numbers reproduce bit for bit on the "
              "CPU kind that made them):", ""]
     return lines + [f"- {name}: {seeds_by_arm(rows)}" for name, rows in made_on.items()]
+
+
+def describe_segments(machines: list[dict]) -> str:
+    """The machines of a run resumed elsewhere, each with the epochs it trained from."""
+    parts = [f"from epoch {m['from_epoch']} on {describe_machine(m)}" for m in machines]
+    if machines[0]["from_epoch"] != 1:
+        parts.insert(0, f"epochs 1-{machines[0]['from_epoch'] - 1} on a machine not recorded")
+    return "trained " + ", then ".join(parts)
 
 
 def seeds_by_arm(rows: list[dict]) -> str:

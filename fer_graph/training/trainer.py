@@ -19,7 +19,7 @@ from rich.console import Console
 
 from fer_graph.data.dataset import evaluation_collate
 from fer_graph.models.checkpoint import load_checkpoint, save_checkpoint
-from fer_graph.models.devices import autocast, native_bf16_here, resolve_device
+from fer_graph.models.devices import autocast, machine_record, native_bf16_here, resolve_device
 from fer_graph.models.output import view_probabilities
 from fer_graph.training.checkpoint import capture_rng_state, restore_rng_state
 from fer_graph.training.logs import EpochLog, epoch_progress
@@ -60,6 +60,7 @@ class FitResult:
     best_path: Path
     resumed_from: int | None = None
     extra: dict = field(default_factory=dict)
+    machines: list[dict] = field(default_factory=list)
 
 
 def build_optimizer(model: torch.nn.Module, train: dict) -> torch.optim.Optimizer:
@@ -71,6 +72,18 @@ def build_optimizer(model: torch.nn.Module, train: dict) -> torch.optim.Optimize
     if train["optimizer"] == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=train["momentum"], nesterov=True)
+
+
+def machine_segments(machines: list[dict], epoch: int, machine: dict) -> list[dict]:
+    """The machines a run trained on, each with the first epoch it trained, once ``machine``
+    takes over at ``epoch``: a resumed run may continue on another CPU kind, whose bits differ.
+
+    A run resumed from a checkpoint made before checkpoints named their machine starts its
+    list at the resumed epoch; the epochs before it name no machine.
+    """
+    if machines and {k: v for k, v in machines[-1].items() if k != "from_epoch"} == machine:
+        return list(machines)
+    return [*machines, {"from_epoch": epoch, **machine}]
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
@@ -222,6 +235,7 @@ class Trainer:
         scheduler = self._scheduler(steps)
         metric = cfg["select_metric"]
         history, best, start, resumed = [], {"epoch": 0, metric: -1.0}, 0, None
+        machines = []
         last_path = self.ckpt_dir / "last.pt"
         if cfg["resume"] and last_path.is_file():
             state = load_checkpoint(last_path)
@@ -230,9 +244,13 @@ class Trainer:
             scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
             history, best, start = state["history"], state["best"], state["epoch"]
+            machines = state.get("machines", [])
             restore_rng_state(state["rng"])
             resumed = start
             self.console.print(f"resumed from {last_path} after epoch {start}")
+        # a resume with no epoch left to train only evaluates: that machine is run.json's `machine`
+        self.machines = (machine_segments(machines, start + 1, machine_record(self.device))
+                         if start < cfg["epochs"] else machines)
         log = EpochLog(self.run_dir) if self.chief else None
         try:
             for epoch in range(start + 1, cfg["epochs"] + 1):
@@ -258,7 +276,7 @@ class Trainer:
         finally:
             if log is not None:
                 log.close()
-        return FitResult(history, best["epoch"], best, self.ckpt_dir / "best.pt", resumed)
+        return FitResult(history, best["epoch"], best, self.ckpt_dir / "best.pt", resumed, machines=self.machines)
 
     def _train_epoch(self, loader, scheduler, epoch: int, steps: int) -> dict:
         self.train_model.train()
@@ -371,6 +389,7 @@ class Trainer:
                 scaler=self.scaler.state_dict(),
                 history=history,
                 best=best,
+                machines=self.machines,
                 rng=capture_rng_state(),
             )
         save_checkpoint(payload, path)

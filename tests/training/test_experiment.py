@@ -104,6 +104,34 @@ def test_resume_reaches_the_same_result(tiny_config) -> None:
     assert [_untimed(row) for row in a["history"]] == [_untimed(row) for row in b["history"]]
 
 
+def test_a_run_resumed_on_another_machine_names_both(tiny_config, monkeypatch) -> None:
+    import fer_graph.training.trainer as trainer_module
+
+    config = tiny_config("experiment.name=moved", "train.epochs=3", "train.max_steps_per_epoch=2")
+    here = trainer_module.machine_record(torch.device("cpu"))
+    elsewhere = {**here, "cpu": "Another CPU", "cpu_capability": "AVX512"}
+
+    def stop_after_second(row: dict, ckpt_dir: Path) -> None:
+        if row["epoch"] == 2:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        run_experiment(config, QUIET, on_epoch_end=stop_after_second)
+    run_dir = Path(config["experiment"]["output_dir"]) / "moved/seed0/official"
+    assert load_checkpoint(run_dir / "checkpoints/last.pt")["machines"] == [{"from_epoch": 1, **here}]
+
+    # the same machine resuming adds no segment; another one takes over from the next epoch
+    monkeypatch.setattr(trainer_module, "machine_record", lambda device: dict(elsewhere))
+    config["train"]["resume"] = True
+    run = run_experiment(config, QUIET)["runs"][0]
+    assert run["machines"] == [{"from_epoch": 1, **here}, {"from_epoch": 3, **elsewhere}]
+    assert json.loads((run_dir / "run.json").read_text())["machines"] == run["machines"]
+
+    straight = run_experiment(tiny_config("experiment.name=stayed", "train.epochs=1",
+                                          "train.max_steps_per_epoch=2"), QUIET)["runs"][0]
+    assert "machines" not in straight
+
+
 def _untimed(row: dict) -> dict:
     return {k: v for k, v in row.items() if k not in ("images_per_s", "epoch_seconds", "val_seconds")}
 

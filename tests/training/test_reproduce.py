@@ -100,3 +100,8 @@ def test_the_machine_note_says_when_record_and_rerun_ran_on_different_kinds() ->
     assert machine_note(amx, dict(amx)).endswith("rerun on the same kind")
     assert "rerun on AMD EPYC (AVX2, cpu, 2 threads, torch 2.14.1): across CPU kinds" in machine_note(amx, zen)
     assert "the record names no machine" in machine_note(None, zen)
+    moved = [{"from_epoch": 1, **zen}, {"from_epoch": 5, **amx}]
+    note = machine_note(amx, dict(amx), moved)
+    assert "the record was trained from epoch 1 on AMD EPYC (AVX2" in note
+    assert note.endswith("then from epoch 5 on Intel Xeon (AVX512, cpu, 2 threads, torch 2.14.1): a run resumed "
+                         "on another CPU kind reproduces bit for bit on none")

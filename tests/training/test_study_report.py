@@ -55,3 +55,11 @@ def test_the_report_says_which_machine_made_which_runs() -> None:
     assert "- not recorded (runs made before run.json named its machine): a seeds 0\n" in table
     assert "- AMD EPYC (AVX2, cpu, 2 threads, torch 2.14.1): a seeds 1; b seeds 0\n" in table
     assert "- Intel Xeon (AVX512, cpu, 2 threads, torch 2.14.1): b seeds 1\n" in table
+    # a run resumed on another machine is listed under both, with the epochs each trained
+    runs[2]["machines"] = [{"from_epoch": 1, **zen}, {"from_epoch": 4, **runs[3]["machine"]}]
+    runs[0]["machines"] = [{"from_epoch": 3, **zen}]
+    table = study_markdown(data)
+    assert ("- trained from epoch 1 on AMD EPYC (AVX2, cpu, 2 threads, torch 2.14.1), then from epoch 4 on "
+            "Intel Xeon (AVX512, cpu, 2 threads, torch 2.14.1): b seeds 0\n") in table
+    assert ("- trained epochs 1-2 on a machine not recorded, then from epoch 3 on AMD EPYC (AVX2, cpu, "
+            "2 threads, torch 2.14.1): a seeds 0\n") in table
