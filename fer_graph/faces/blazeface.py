@@ -1,5 +1,5 @@
 """BlazeFace, MediaPipe's short-range face detector, run through LiteRT: the face step's
-fallback for faces dlib does not find (hands over the face, faces cut by the frame, profiles).
+last fallback, for faces neither of dlib's detectors finds (``docs/results/face_scenes.md``).
 
 The model takes a 128x128 RGB picture scaled to [-1, 1] and scores 896 anchors: a 16x16 grid
 of stride 8 with 2 anchors per cell, then an 8x8 grid of stride 16 with 6. Each anchor's 16

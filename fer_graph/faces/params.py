@@ -40,8 +40,8 @@ class FaceParams:
             more robust to pose and tight framing, ~80x slower without a GPU) or ``hog_cnn``
             (HOG, then the CNN on the images where HOG finds no face: about the CNN's recall at
             nearly HOG's speed where most faces are frontal); ``blazeface`` (MediaPipe's
-            short-range BlazeFace through LiteRT, ~15 ms a picture; it finds some faces dlib
-            misses, ``docs/results/face_scenes.md``), and ``hog_blazeface`` / ``hog_cnn_blazeface``
+            short-range BlazeFace through LiteRT, ~16 ms a 320-480 px scene with landmarks and
+            crop; it finds some faces dlib misses, ``docs/results/face_scenes.md``), and ``hog_blazeface`` / ``hog_cnn_blazeface``
             (BlazeFace only where the dlib detectors before it find none).
         upsample: times the image is doubled before detection (1 finds faces from ~40 px).
         retry_upsample: where no detector finds a face, HOG searches again with the image
