@@ -17,8 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fer_graph"
 LAYERS = {"": 0, "errors": 0, "terminal": 0, "granular": 1, "faces": 1, "data": 2, "models": 3,
           "training": 4, "inference": 4, "viz": 4}
 # What the two lowest packages may use besides the standard library: granular is the
-# numba-only core; faces (detection and alignment, shared by data and inference) is dlib + PIL.
-THIRD_PARTY = {"granular": {"numpy", "numba"}, "faces": {"numpy", "PIL", "dlib"}}
+# numba-only core; faces (detection and alignment, shared by data and inference) is dlib + PIL,
+# with LiteRT for BlazeFace.
+THIRD_PARTY = {"granular": {"numpy", "numba"}, "faces": {"numpy", "PIL", "dlib", "ai_edge_litert"}}
 
 
 def module_name(path: Path) -> str:
